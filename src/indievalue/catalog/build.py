@@ -1,0 +1,181 @@
+"""Turning a WVS-7 file into a catalog directory.
+
+Layout of a catalog directory (all Parquet via pyarrow):
+
+- ``persons.parquet``: person_id, country_code, country, continent, n_valid, n_valid_demographics
+- ``polar.parquet`` / ``refined.parquet``: one int8 column per question (option index, -1 missing)
+- ``raw.parquet``: one int16 column per question (the raw WVS code; -99 for an empty cell)
+- ``demographics.parquet``: one statement column per demographic entry (null when missing) and
+  one ``<column>_code`` raw-code column per demographic column read
+- ``spec.json``: the expanded statement spec used; ``manifest.json``: provenance and counts
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from indievalue import __version__
+from indievalue.catalog.spec import FORMS, MAX_VALUE_CODE, StatementSpec
+from indievalue.catalog.spec_io import builtin_spec
+from indievalue.catalog.wvs import WVSTable, read_wvs
+from indievalue.fsutil import atomic_dir, write_json
+
+CATALOG_FORMAT = "indievalue-catalog"
+CATALOG_FORMAT_VERSION = 1
+CONTINENT_ENTRY = "B_COUNTRY_to_continent"
+COUNTRY_ENTRY = "B_COUNTRY"
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    out: Path
+    persons: int
+    rows_read: int
+    duplicates: int
+    synthetic: bool
+    seconds: float
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def value_matrices(table: WVSTable, spec: StatementSpec) -> dict[str, np.ndarray]:
+    """Raw codes and option indices, persons x questions, without per-person loops."""
+    raw = np.stack([table.columns[q] for q in spec.qids], axis=1)
+    in_range = (raw >= 0) & (raw <= MAX_VALUE_CODE)
+    clipped = np.where(in_range, raw, 0)
+    cols = np.arange(raw.shape[1])[None, :]
+    out = {"raw": np.clip(raw, -32768, 32767).astype(np.int16)}
+    for form in FORMS:
+        idx = spec.code_lut(form)[cols, clipped]
+        out[form] = np.where(in_range, idx, -1).astype(np.int8)
+    return out
+
+
+def demographic_arrays(table: WVSTable, spec: StatementSpec) -> dict[str, pa.Array]:
+    """One dictionary-encoded statement array per demographic entry (null = missing)."""
+    out: dict[str, pa.Array] = {}
+    for entry in spec.demographics:
+        codes = table.columns[entry.column]
+        uniq, inverse = np.unique(codes, return_inverse=True)
+        lookup = entry.statement_table()
+        texts = [lookup.get(int(c)) for c in uniq]
+        dictionary = sorted({t for t in texts if t is not None})
+        pos = {t: i for i, t in enumerate(dictionary)}
+        per_uniq = np.array([pos[t] if t is not None else -1 for t in texts], dtype=np.int32)
+        indices = per_uniq[inverse] if len(uniq) else np.zeros(0, dtype=np.int32)
+        mask = indices < 0
+        arr = pa.DictionaryArray.from_arrays(
+            pa.array(np.where(mask, 0, indices), type=pa.int32(), mask=mask),
+            pa.array(dictionary, type=pa.string()),
+        )
+        out[entry.did] = arr
+    return out
+
+
+def build_catalog(
+    wvs_path: str | Path,
+    out: str | Path,
+    spec: StatementSpec | None = None,
+    overwrite: bool = False,
+    progress: Callable[[str], None] | None = None,
+) -> BuildReport:
+    """Read ``wvs_path`` and write a catalog directory at ``out`` (atomically)."""
+    t0 = time.perf_counter()
+    spec = spec or builtin_spec()
+    say = progress or (lambda _msg: None)
+    wvs_path = Path(wvs_path)
+    out = Path(out)
+    say("reading survey file")
+    table = read_wvs(wvs_path, spec)
+    say("recoding answers")
+    mats = value_matrices(table, spec)
+    demo = demographic_arrays(table, spec)
+    n_valid = (mats["polar"] >= 0).sum(axis=1).astype(np.int16)
+    n_valid_demo = np.zeros(len(table.person_ids), dtype=np.int16)
+    for arr in demo.values():
+        n_valid_demo += np.asarray(arr.is_valid(), dtype=np.int16)
+    persons = pa.table(
+        {
+            "person_id": pa.array(table.person_ids, type=pa.int64()),
+            "country_code": pa.array(table.columns[spec.demographics[0].column], type=pa.int32())
+            if spec.demographics
+            else pa.nulls(len(table.person_ids), pa.int32()),
+            "country": demo[COUNTRY_ENTRY].cast(pa.string()) if COUNTRY_ENTRY in demo
+            else pa.nulls(len(table.person_ids), pa.string()),
+            "continent": _continent_names(table, spec),
+            "n_valid": pa.array(n_valid),
+            "n_valid_demographics": pa.array(n_valid_demo),
+        }
+    )
+    say("writing catalog")
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        pq.write_table(persons, tmp / "persons.parquet")
+        for form in FORMS:
+            pq.write_table(_matrix_table(mats[form], spec.qids), tmp / f"{form}.parquet")
+        pq.write_table(_matrix_table(mats["raw"], spec.qids), tmp / "raw.parquet")
+        demo_cols: dict[str, Any] = dict(demo)
+        for col in spec.demographic_columns:
+            demo_cols[f"{col}_code"] = pa.array(table.columns[col], type=pa.int32())
+        pq.write_table(pa.table(demo_cols), tmp / "demographics.parquet")
+        write_json(tmp / "spec.json", spec.to_dict())
+        write_json(tmp / "manifest.json", _manifest(wvs_path, table, spec, n_valid))
+    return BuildReport(out, len(table.person_ids), table.n_rows_read, table.n_duplicates,
+                       table.synthetic, time.perf_counter() - t0)
+
+
+def _continent_names(table: WVSTable, spec: StatementSpec) -> pa.Array:
+    entry = next((d for d in spec.demographics if d.did == CONTINENT_ENTRY), None)
+    n = len(table.person_ids)
+    if entry is None or entry.mapping is None:
+        return pa.nulls(n, pa.string())
+    codes = table.columns[entry.column]
+    uniq, inverse = np.unique(codes, return_inverse=True)
+    names = np.array([entry.mapping.get(int(c)) for c in uniq], dtype=object)
+    return pa.array(names[inverse] if n else [], type=pa.string())
+
+
+def _matrix_table(matrix: np.ndarray, qids: list[str]) -> pa.Table:
+    return pa.table({q: pa.array(matrix[:, i]) for i, q in enumerate(qids)})
+
+
+def _manifest(path: Path, table: WVSTable, spec: StatementSpec, n_valid: np.ndarray) -> dict:
+    return {
+        "format": CATALOG_FORMAT,
+        "format_version": CATALOG_FORMAT_VERSION,
+        "indievalue_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "synthetic": table.synthetic,
+        "source_file": path.name,
+        "source_sha256": file_sha256(path),
+        "source_version_label": table.version_label,
+        "spec_version": spec.version,
+        "spec_hash": spec.content_hash,
+        "spec_source": spec.source,
+        "rows_read": table.n_rows_read,
+        "duplicates_dropped": table.n_duplicates,
+        "persons": len(table.person_ids),
+        "value_questions": len(spec.questions),
+        "polar_statements": spec.n_statements("polar"),
+        "refined_statements": spec.n_statements("refined"),
+        "demographic_entries": len(spec.demographics),
+        "valid_answers": int(n_valid.sum()),
+        "valid_per_person_mean": round(float(n_valid.mean()), 3),
+        "valid_per_person_sd": round(float(n_valid.std(ddof=1)), 3) if len(n_valid) > 1 else 0.0,
+        "persons_all_valid": int((n_valid == len(spec.questions)).sum()),
+    }

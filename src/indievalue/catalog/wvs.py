@@ -1,0 +1,257 @@
+"""Reading a WVS-7 respondent file (official CSV, SPSS .sav or Stata .dta).
+
+Only the columns the spec needs are read; codes become integers; duplicate ``D_INTERVIEW``
+rows are dropped (first kept). Any problem is a :class:`WVSFormatError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+
+from indievalue.catalog.spec import StatementSpec
+from indievalue.errors import WVSFormatError
+
+ID_COLUMN = "D_INTERVIEW"
+VERSION_COLUMN = "version"
+# Files written by `indievalue synth` carry this prefix in the `version` column (the real files
+# carry e.g. "5-0-0 (2022-12-14)" there), so every format marks itself the same way.
+SYNTHETIC_MARK = "SYNTHETIC"
+# Raw code stored for an empty cell (a blank in CSV, a system-missing value in SPSS/Stata).
+BLANK_CODE = -99
+
+SUFFIXES = {".csv": "csv", ".sav": "sav", ".zsav": "sav", ".dta": "dta"}
+
+
+@dataclass(frozen=True)
+class WVSTable:
+    """The needed columns of a survey file, one row per unique respondent."""
+
+    person_ids: np.ndarray  # int64
+    columns: dict[str, np.ndarray]  # name -> int64 codes (BLANK_CODE for empty cells)
+    n_rows_read: int
+    n_duplicates: int
+    synthetic: bool
+    version_label: str
+
+
+def required_columns(spec: StatementSpec) -> list[str]:
+    return [ID_COLUMN, *spec.qids, *spec.demographic_columns]
+
+
+def read_wvs(path: str | Path, spec: StatementSpec) -> WVSTable:
+    """Read ``path`` and return its needed columns; raise :class:`WVSFormatError` if unusable."""
+    p = Path(path)
+    if not p.exists():
+        raise WVSFormatError(f"{p}: no such file")
+    if not p.is_file():
+        raise WVSFormatError(f"{p}: not a file")
+    if p.stat().st_size == 0:
+        raise WVSFormatError(f"{p}: the file is empty")
+    kind = SUFFIXES.get(p.suffix.lower())
+    if kind is None:
+        raise WVSFormatError(
+            f"{p}: unknown file type {p.suffix!r}; expected a WVS-7 .csv, .sav or .dta file"
+        )
+    needed = required_columns(spec)
+    if kind == "csv":
+        raw, version = _read_csv(p, needed)
+    else:
+        raw, version = _read_stat(p, needed, kind)
+    return _finish(p, raw, version)
+
+
+# -- CSV ---------------------------------------------------------------------------------
+
+
+def _sniff_header(path: Path) -> tuple[list[str], str, str]:
+    """Return (column names, delimiter, encoding) from the first line."""
+    with path.open("rb") as fh:
+        head = fh.read(1 << 16)
+    for bom, name in ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+                      (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16")):
+        if head.startswith(bom):
+            raise WVSFormatError(f"{path}: the file is {name}-encoded; save it as UTF-8 and retry")
+    if b"\x00" in head:
+        raise WVSFormatError(f"{path}: binary data where a CSV header was expected")
+    encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
+    line = head.split(b"\n", 1)[0].rstrip(b"\r")
+    try:
+        text = line.decode(encoding)
+    except UnicodeDecodeError:
+        try:
+            text = line.decode("latin-1")
+            encoding = "latin-1"
+        except UnicodeDecodeError:  # pragma: no cover - latin-1 decodes any byte
+            raise WVSFormatError(f"{path}: unreadable header encoding") from None
+    counts = {d: text.count(d) for d in (",", ";", "\t")}
+    delimiter = max(counts, key=lambda k: counts[k])
+    if counts[delimiter] == 0:
+        raise WVSFormatError(f"{path}: the first line is not a CSV header")
+    names = next(csv.reader(io.StringIO(text), delimiter=delimiter))
+    return [n.strip() for n in names], delimiter, encoding
+
+
+def _match_columns(path: Path, present: list[str], needed: list[str]) -> dict[str, str]:
+    """Map each needed name to the file's spelling (names match case-insensitively)."""
+    by_upper: dict[str, str] = {}
+    for name in present:
+        key = name.upper()
+        if key in by_upper and key in {n.upper() for n in needed}:
+            raise WVSFormatError(f"{path}: column {name} appears twice")
+        by_upper.setdefault(key, name)
+    missing = [n for n in needed if n.upper() not in by_upper]
+    if missing:
+        shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+        if len(missing) == len(needed):
+            raise WVSFormatError(f"{path}: not a WVS-7 file (none of the expected columns, "
+                                 f"e.g. {ID_COLUMN}, Q1, B_COUNTRY)")
+        raise WVSFormatError(f"{path}: not a WVS-7 file: missing column(s) {shown}")
+    return {n: by_upper[n.upper()] for n in needed}
+
+
+def _read_csv(path: Path, needed: list[str]) -> tuple[dict[str, np.ndarray], str]:
+    present, delimiter, encoding = _sniff_header(path)
+    mapping = _match_columns(path, present, needed)
+    version_col = next((n for n in present if n.lower() == VERSION_COLUMN), None)
+    include = list(mapping.values()) + ([version_col] if version_col else [])
+    types: dict[str, pa.DataType] = {c: pa.float64() for c in mapping.values()}
+    if version_col:
+        types[version_col] = pa.string()
+    try:
+        table = pacsv.read_csv(
+            path,
+            read_options=pacsv.ReadOptions(encoding=encoding, block_size=1 << 24),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
+            convert_options=pacsv.ConvertOptions(
+                include_columns=include,
+                column_types=types,
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+                null_values=["", " ", "NA", "NaN", "nan", "."],
+            ),
+        )
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+        raise WVSFormatError(f"{path}: {_explain_arrow(str(exc), present)}") from None
+    raw = {}
+    for need, actual in mapping.items():
+        col = table.column(actual).to_numpy(zero_copy_only=False)
+        raw[need] = col
+    version = ""
+    if version_col:
+        vals = table.column(version_col).drop_null()
+        version = str(vals[0]) if len(vals) else ""
+    return raw, version
+
+
+def _explain_arrow(message: str, present: list[str]) -> str:
+    first = message.strip().splitlines()[0]
+    if "CSV column #" in first:
+        try:
+            idx = int(first.split("CSV column #", 1)[1].split(":", 1)[0])
+            value = first.split("invalid value", 1)[1].strip() if "invalid value" in first else ""
+            col = present[idx] if idx < len(present) else f"#{idx}"
+            return f"column {col} holds a non-numeric value {value}".rstrip()
+        except (ValueError, IndexError):
+            pass
+    if "Expected" in first and "columns" in first:
+        return f"malformed CSV ({first})"
+    if "UTF8" in first or "utf-8" in first.lower() or "decode" in first.lower():
+        return "unreadable encoding (expected UTF-8 text)"
+    return f"cannot parse the CSV ({first})"
+
+
+# -- SPSS / Stata ------------------------------------------------------------------------
+
+
+def _read_stat(path: Path, needed: list[str], kind: str) -> tuple[dict[str, np.ndarray], str]:
+    import pyreadstat  # local: only needed for these formats
+
+    reader = pyreadstat.read_sav if kind == "sav" else pyreadstat.read_dta
+    try:
+        _, meta = reader(str(path), metadataonly=True)
+    except Exception as exc:  # pyreadstat raises its own error types for broken files
+        raise WVSFormatError(f"{path}: cannot read as {kind.upper()} ({_short(exc)})") from None
+    present = list(meta.column_names)
+    mapping = _match_columns(path, present, needed)
+    version_col = next((n for n in present if n.lower() == VERSION_COLUMN), None)
+    use = list(mapping.values()) + ([version_col] if version_col else [])
+    try:
+        kwargs = {"user_missing": True} if kind == "sav" else {}
+        df, _ = reader(str(path), usecols=use, apply_value_formats=False,
+                       output_format="dict", **kwargs)
+    except Exception as exc:
+        raise WVSFormatError(f"{path}: cannot read as {kind.upper()} ({_short(exc)})") from None
+    raw = {}
+    for need, actual in mapping.items():
+        col = np.asarray(df[actual])
+        if col.dtype.kind not in "fiub":
+            try:
+                col = np.array([np.nan if v is None or v == "" else float(v) for v in col])
+            except (TypeError, ValueError):
+                bad = next(v for v in col if not _is_number(v))
+                raise WVSFormatError(
+                    f"{path}: column {actual} holds a non-numeric value {bad!r}"
+                ) from None
+        raw[need] = col.astype(np.float64)
+    version = ""
+    if version_col:
+        vals = [v for v in df[version_col] if isinstance(v, str) and v]
+        version = vals[0] if vals else ""
+    return raw, version
+
+
+def _is_number(v: object) -> bool:
+    try:
+        float(v)  # type: ignore[arg-type]
+        return True
+    except (TypeError, ValueError):
+        return False
+
+
+def _short(exc: Exception) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+
+
+# -- common ------------------------------------------------------------------------------
+
+
+def _finish(path: Path, raw: dict[str, np.ndarray], version: str) -> WVSTable:
+    n_rows = len(raw[ID_COLUMN])
+    if n_rows == 0:
+        raise WVSFormatError(f"{path}: the file has a header but no respondents")
+    cols: dict[str, np.ndarray] = {}
+    for name, values in raw.items():
+        v = np.asarray(values, dtype=np.float64)
+        finite = np.isfinite(v)
+        if not np.array_equal(v[finite], np.round(v[finite])):
+            bad = v[finite][v[finite] != np.round(v[finite])][0]
+            raise WVSFormatError(f"{path}: column {name} holds a non-integer code {bad:g}")
+        out = np.full(n_rows, BLANK_CODE, dtype=np.int64)
+        out[finite] = v[finite].astype(np.int64)
+        cols[name] = out
+    ids_raw = raw[ID_COLUMN]
+    if not np.all(np.isfinite(np.asarray(ids_raw, dtype=np.float64))):
+        raise WVSFormatError(f"{path}: column {ID_COLUMN} has empty cells")
+    ids = cols.pop(ID_COLUMN)
+    _, first = np.unique(ids, return_index=True)
+    keep = np.sort(first)
+    n_dup = n_rows - len(keep)
+    if n_dup:
+        ids = ids[keep]
+        cols = {k: v[keep] for k, v in cols.items()}
+    return WVSTable(
+        person_ids=ids,
+        columns=cols,
+        n_rows_read=n_rows,
+        n_duplicates=n_dup,
+        synthetic=version.strip().upper().startswith(SYNTHETIC_MARK),
+        version_label=version.strip(),
+    )

@@ -1,0 +1,1 @@
+"""The ``indievalue`` command line: a thin layer over the Python API."""
