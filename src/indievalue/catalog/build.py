@@ -55,15 +55,25 @@ def file_sha256(path: Path) -> str:
 
 
 def value_matrices(table: WVSTable, spec: StatementSpec) -> dict[str, np.ndarray]:
-    """Raw codes and option indices, persons x questions, without per-person loops."""
-    raw = np.stack([table.columns[q] for q in spec.qids], axis=1)
-    in_range = (raw >= 0) & (raw <= MAX_VALUE_CODE)
-    clipped = np.where(in_range, raw, 0)
-    cols = np.arange(raw.shape[1])[None, :]
-    out = {"raw": np.clip(raw, -32768, 32767).astype(np.int16)}
+    """Raw codes and option indices, persons x questions, without per-person loops.
+
+    Filled one question at a time into column-major arrays: no persons x questions int64
+    temporaries, and each Parquet column is a contiguous slice.
+    """
+    n, qids = len(table.person_ids), spec.qids
+    out = {"raw": np.empty((n, len(qids)), dtype=np.int16, order="F")}
+    # One extra slot (index MAX_VALUE_CODE + 1) maps every out-of-range code to -1.
+    luts = {}
     for form in FORMS:
-        idx = spec.code_lut(form)[cols, clipped]
-        out[form] = np.where(in_range, idx, -1).astype(np.int8)
+        out[form] = np.empty((n, len(qids)), dtype=np.int8, order="F")
+        lut = spec.code_lut(form)
+        luts[form] = np.concatenate([lut, np.full((len(qids), 1), -1, dtype=np.int8)], axis=1)
+    for i, qid in enumerate(qids):
+        codes = table.columns[qid]
+        out["raw"][:, i] = np.clip(codes, -32768, 32767)
+        slot = np.where((codes >= 0) & (codes <= MAX_VALUE_CODE), codes, MAX_VALUE_CODE + 1)
+        for form in FORMS:
+            out[form][:, i] = luts[form][i, slot]
     return out
 
 

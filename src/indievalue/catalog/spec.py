@@ -285,7 +285,9 @@ def _validate_options(qid: str, options: tuple[Option, ...], form: str) -> None:
     if len(set(texts)) != len(texts):
         raise SpecError(f"{qid} ({form}): two options have the same statement")
     for t in texts:
-        if not t.strip() or t != t.strip() or t.endswith("."):
+        # A closing abbreviation ("... Facebook, Twitter etc.", reference Q217-Q220) is not a
+        # sentence-final period.
+        if not t.strip() or t != t.strip() or (t.endswith(".") and not t.endswith(" etc.")):
             raise SpecError(f"{qid} ({form}): malformed statement {t!r}")
 
 

@@ -28,6 +28,14 @@ REFERENCE_FILES = {
 }
 
 
+# libyaml's loader when available: ten times faster, and every CLI command loads the spec.
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _load_yaml(text: str) -> Any:
+    return yaml.load(text, Loader=_YAML_LOADER)
+
+
 def _data_dir() -> Any:
     return resources.files("indievalue.catalog") / "data"
 
@@ -36,14 +44,14 @@ def _data_dir() -> Any:
 def builtin_spec() -> StatementSpec:
     """The spec shipped with the package (validated, cached)."""
     data = _data_dir()
-    head = yaml.safe_load((data / "spec.yaml").read_text(encoding="utf-8"))
+    head = _load_yaml((data / "spec.yaml").read_text(encoding="utf-8"))
     categories = tuple(Category(k, n) for k, n in head["categories"])
     parts = sorted(
         (p for p in (data / "values").iterdir() if p.name.endswith(".yaml")), key=lambda p: p.name
     )
     questions: list[Question] = []
     for part in parts:
-        for block in yaml.safe_load(part.read_text(encoding="utf-8")) or []:
+        for block in _load_yaml(part.read_text(encoding="utf-8")) or []:
             questions.extend(_expand_block(block, part.name))
     demographics = _load_builtin_demographics()
     return StatementSpec(
@@ -97,7 +105,7 @@ def _read_map(name: str) -> dict[int, str]:
 
 
 def _load_builtin_demographics() -> tuple[DemographicEntry, ...]:
-    entries = yaml.safe_load((_data_dir() / "demographics.yaml").read_text(encoding="utf-8"))
+    entries = _load_yaml((_data_dir() / "demographics.yaml").read_text(encoding="utf-8"))
     out = []
     for e in entries:
         options = None

@@ -11,6 +11,7 @@ import csv
 import io
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -26,6 +27,10 @@ VERSION_COLUMN = "version"
 SYNTHETIC_MARK = "SYNTHETIC"
 # Raw code stored for an empty cell (a blank in CSV, a system-missing value in SPSS/Stata).
 BLANK_CODE = -99
+# No WVS code comes near these; larger numbers mean a broken file (and would not fit the
+# catalog's int32 code columns, or an exact float for ids).
+MAX_CODE = 2**31 - 1
+MAX_ID = 2**53
 
 SUFFIXES = {".csv": "csv", ".sav": "sav", ".zsav": "sav", ".dta": "dta"}
 
@@ -117,7 +122,7 @@ def _match_columns(path: Path, present: list[str], needed: list[str]) -> dict[st
     return {n: by_upper[n.upper()] for n in needed}
 
 
-def _read_csv(path: Path, needed: list[str]) -> tuple[dict[str, np.ndarray], str]:
+def _read_csv(path: Path, needed: list[str]) -> tuple[dict[str, Any], str]:
     present, delimiter, encoding = _sniff_header(path)
     mapping = _match_columns(path, present, needed)
     version_col = next((n for n in present if n.lower() == VERSION_COLUMN), None)
@@ -140,10 +145,8 @@ def _read_csv(path: Path, needed: list[str]) -> tuple[dict[str, np.ndarray], str
         )
     except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise WVSFormatError(f"{path}: {_explain_arrow(str(exc), present)}") from None
-    raw = {}
-    for need, actual in mapping.items():
-        col = table.column(actual).to_numpy(zero_copy_only=False)
-        raw[need] = col
+    # Arrow columns, not numpy copies: _finish converts and releases them one at a time.
+    raw: dict[str, Any] = {need: table.column(actual) for need, actual in mapping.items()}
     version = ""
     if version_col:
         vals = table.column(version_col).drop_null()
@@ -223,23 +226,30 @@ def _short(exc: Exception) -> str:
 # -- common ------------------------------------------------------------------------------
 
 
-def _finish(path: Path, raw: dict[str, np.ndarray], version: str) -> WVSTable:
+def _finish(path: Path, raw: dict[str, Any], version: str) -> WVSTable:
     n_rows = len(raw[ID_COLUMN])
     if n_rows == 0:
         raise WVSFormatError(f"{path}: the file has a header but no respondents")
-    cols: dict[str, np.ndarray] = {}
-    for name, values in raw.items():
-        v = np.asarray(values, dtype=np.float64)
-        finite = np.isfinite(v)
-        if not np.array_equal(v[finite], np.round(v[finite])):
-            bad = v[finite][v[finite] != np.round(v[finite])][0]
-            raise WVSFormatError(f"{path}: column {name} holds a non-integer code {bad:g}")
-        out = np.full(n_rows, BLANK_CODE, dtype=np.int64)
-        out[finite] = v[finite].astype(np.int64)
-        cols[name] = out
-    ids_raw = raw[ID_COLUMN]
-    if not np.all(np.isfinite(np.asarray(ids_raw, dtype=np.float64))):
+    if not np.all(np.isfinite(np.asarray(raw[ID_COLUMN], dtype=np.float64))):
         raise WVSFormatError(f"{path}: column {ID_COLUMN} has empty cells")
+    cols: dict[str, np.ndarray] = {}
+    # Column by column, releasing each float column once converted: keeps the peak memory
+    # near one copy of the data.
+    for name in list(raw):
+        v = np.asarray(raw.pop(name), dtype=np.float64)
+        finite = np.isfinite(v)
+        bad = finite & (v != np.round(v))
+        if bad.any():
+            raise WVSFormatError(
+                f"{path}: column {name} holds a non-integer code {v[bad][0]:g}"
+            )
+        limit = MAX_ID if name == ID_COLUMN else MAX_CODE
+        too_big = finite & (np.abs(v) > limit)
+        if too_big.any():
+            raise WVSFormatError(
+                f"{path}: column {name} holds an out-of-range code {v[too_big][0]:g}"
+            )
+        cols[name] = np.where(finite, v, BLANK_CODE).astype(np.int64)
     ids = cols.pop(ID_COLUMN)
     _, first = np.unique(ids, return_index=True)
     keep = np.sort(first)

@@ -1,0 +1,129 @@
+"""The held-out evaluation persons ("balanced demographic representation") and the training pool."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from indievalue.benchmark.setups import ProbeSetup, probe_setups, probe_union
+from indievalue.catalog.store import Catalog
+from indievalue.errors import IndieValueError
+from indievalue.fsutil import atomic_write_text
+
+DEFAULT_EVAL_SIZE = 800
+MIN_VALID_ANSWERS = 239  # 200 demonstrations + 39 probes
+MIN_VALID_DEMOGRAPHICS = 24
+RELIGION_CAP_AT_800 = 80
+OCEANIA = "Oceania"
+QUOTA_CONTINENTS = ("Africa", "Asia", "Europe", "North America", "South America")
+# Q289 codes whose groups are capped per continent: none, Catholic, Protestant, Orthodox,
+# Muslim, Buddhist, other Christian, other. Jewish (4), Hindu (6) and missing are never capped.
+CAPPED_RELIGION_CODES = (0, 1, 2, 3, 5, 7, 8, 9)
+RELIGION_COLUMN = "Q289_code"
+STREAM_EVALSET = 1
+STREAM_SPLIT = 2
+
+
+@dataclass(frozen=True)
+class EvalSet:
+    """Evaluation person ids in their drawn order; test and val halves of that order."""
+
+    person_ids: np.ndarray
+    test_ids: np.ndarray
+    val_ids: np.ndarray
+
+
+def eligible_mask(cat: Catalog, setups: list[ProbeSetup]) -> np.ndarray:
+    """Persons valid on every probe question of every setup with enough valid answers."""
+    cols = [cat.spec.index(q) for q in probe_union(setups)]
+    valid_probes = (cat.polar[:, cols] >= 0).all(axis=1)
+    return valid_probes & (cat.persons["n_valid"].to_numpy() >= MIN_VALID_ANSWERS)
+
+
+def select_eval_set(cat: Catalog, size: int = DEFAULT_EVAL_SIZE, seed: int = 0) -> EvalSet:
+    """Draw the eval set the reference way: all eligible Oceania persons, a quota per other
+    continent after capping large religion groups, then ``size`` drawn from the union."""
+    if size < 1:
+        raise IndieValueError("--eval-size must be at least 1")
+    rng = np.random.default_rng([seed, STREAM_EVALSET])
+    setups = probe_setups(cat.spec)
+    persons = cat.persons
+    ok = eligible_mask(cat, setups)
+    continent = persons["continent"].to_numpy(dtype=object)
+    n_demo = persons["n_valid_demographics"].to_numpy()
+    religion = cat.demographics[RELIGION_COLUMN].to_numpy() if RELIGION_COLUMN in \
+        cat.demographics else np.full(len(persons), -1)
+    oceania = np.flatnonzero(ok & (continent == OCEANIA))
+    quota = max(1, math.floor((size - min(len(oceania), size)) / len(QUOTA_CONTINENTS)) + 1)
+    cap = max(1, round(RELIGION_CAP_AT_800 * size / DEFAULT_EVAL_SIZE))
+    chosen = [oceania]
+    for cont in QUOTA_CONTINENTS:
+        pool = np.flatnonzero(ok & (continent == cont) & (n_demo >= MIN_VALID_DEMOGRAPHICS))
+        kept = [pool[~np.isin(religion[pool], CAPPED_RELIGION_CODES)]]
+        for code in CAPPED_RELIGION_CODES:
+            group = pool[religion[pool] == code]
+            kept.append(rng.choice(group, cap, replace=False) if len(group) > cap else group)
+        capped = np.sort(np.concatenate(kept))
+        if len(capped) < quota:
+            raise IndieValueError(
+                f"the catalog is too small for an eval set of {size}: {cont} has "
+                f"{len(capped)} eligible persons and needs {quota}; choose a smaller "
+                "--eval-size"
+            )
+        chosen.append(rng.choice(capped, quota, replace=False))
+    union = np.concatenate(chosen)
+    if len(union) < size:
+        raise IndieValueError(
+            f"the catalog is too small for an eval set of {size}: only {len(union)} persons "
+            "pass the filters; choose a smaller --eval-size"
+        )
+    rows = rng.choice(union, size, replace=False)
+    return with_halves(cat.person_ids[rows], seed)
+
+
+def with_halves(person_ids: np.ndarray, seed: int) -> EvalSet:
+    """Shuffle the ids once (seeded); the first half is test, the rest val."""
+    order = np.random.default_rng([seed, STREAM_SPLIT]).permutation(len(person_ids))
+    shuffled = person_ids[order]
+    half = len(shuffled) // 2
+    return EvalSet(np.asarray(person_ids, dtype=np.int64), shuffled[:half], shuffled[half:])
+
+
+def write_eval_ids(path: str | Path, ids: np.ndarray) -> None:
+    atomic_write_text(path, "".join(f"{int(i)}\n" for i in ids))
+
+
+def read_eval_ids(path: str | Path, cat: Catalog, seed: int = 0) -> EvalSet:
+    """Read ids (one per line) and check each is a person of the catalog."""
+    p = Path(path)
+    try:
+        lines = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines()]
+    except FileNotFoundError:
+        raise IndieValueError(f"{p}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise IndieValueError(f"{p}: cannot read ({exc})") from None
+    ids = []
+    for n, line in enumerate(lines, 1):
+        if not line:
+            continue
+        try:
+            ids.append(int(line))
+        except ValueError:
+            raise IndieValueError(f"{p}:{n}: not a person id: {line!r}") from None
+    if not ids:
+        raise IndieValueError(f"{p}: no person ids")
+    if len(set(ids)) != len(ids):
+        raise IndieValueError(f"{p}: a person id appears twice")
+    known = set(cat.person_ids.tolist())
+    unknown = [i for i in ids if i not in known]
+    if unknown:
+        raise IndieValueError(f"{p}: {len(unknown)} id(s) not in the catalog, e.g. {unknown[0]}")
+    return with_halves(np.array(ids, dtype=np.int64), seed)
+
+
+def training_rows(cat: Catalog, eval_ids: np.ndarray) -> np.ndarray:
+    """Catalog rows of everyone not in the eval set."""
+    return np.flatnonzero(~np.isin(cat.person_ids, eval_ids))

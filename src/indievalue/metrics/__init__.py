@@ -1,0 +1,1 @@
+"""Metrics: pure functions over records (accuracy, disaggregation, inequity, calibration)."""

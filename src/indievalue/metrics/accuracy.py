@@ -1,0 +1,75 @@
+"""Accuracy per person, setup, category and overall (PROTOCOL §4.1–4.2), from records.
+
+``records`` is a DataFrame with one row per person x probe and at least the columns
+person_id, setup, category, correct (bool).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def person_setup_accuracy(records: pd.DataFrame) -> pd.Series:
+    """acc(i, k): share of correct probes of person i in setup k."""
+    return records.groupby(["person_id", "setup"])["correct"].mean()
+
+
+def person_accuracy(records: pd.DataFrame) -> pd.Series:
+    """acc(i): mean over the setups of acc(i, k)."""
+    return person_setup_accuracy(records).groupby(level="person_id").mean()
+
+
+def overall_accuracy(records: pd.DataFrame) -> float:
+    """Mean of acc(i) over persons, in percent."""
+    return float(person_accuracy(records).mean() * 100)
+
+
+def per_setup_accuracy(records: pd.DataFrame) -> dict[int, float]:
+    acc = person_setup_accuracy(records).groupby(level="setup").mean() * 100
+    return {int(k): float(v) for k, v in acc.items()}
+
+
+def per_category_accuracy(records: pd.DataFrame, order: list[str]) -> dict[str, float]:
+    """Mean over (person, setup) of the share correct among that setup's probes of a category."""
+    cell = records.groupby(["person_id", "setup", "category"])["correct"].mean()
+    acc = cell.groupby(level="category").mean() * 100
+    return {c: float(acc[c]) for c in order if c in acc.index}
+
+
+def chance_per_setup(records: pd.DataFrame) -> dict[int, float]:
+    """Analytic accuracy of a uniform guess: mean of 1/|options| per setup, in percent."""
+    inv = 1.0 / records["n_options"].astype(np.float64)
+    acc = inv.groupby(records["setup"]).mean() * 100
+    return {int(k): float(v) for k, v in acc.items()}
+
+
+def bootstrap_ci(values: np.ndarray, seed: int = 0, n_boot: int = 2000,
+                 level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of the mean under resampling persons with replacement, x100."""
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) < 2:
+        m = float(values.mean() * 100) if len(values) else float("nan")
+        return (m, m)
+    rng = np.random.default_rng([seed, 97])
+    means = np.empty(n_boot)
+    for start in range(0, n_boot, 256):  # bounded memory for large eval sets
+        n = min(256, n_boot - start)
+        idx = rng.integers(0, len(values), size=(n, len(values)))
+        means[start : start + n] = values[idx].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return (float(lo * 100), float(hi * 100))
+
+
+def sweep_accuracy(records: pd.DataFrame) -> dict[int, float]:
+    """Overall accuracy for every cluster size recorded in a ``sweep`` column."""
+    if "sweep" not in records or records["sweep"].isna().any():
+        return {}
+    sweep = np.stack(records["sweep"].to_numpy())  # (R, n)
+    gold = records["gold"].to_numpy()[:, None]
+    out = {}
+    for n in range(sweep.shape[1]):
+        tmp = records[["person_id", "setup"]].copy()
+        tmp["correct"] = sweep[:, n] == gold[:, 0]
+        out[n + 1] = overall_accuracy(tmp)
+    return out

@@ -1,0 +1,1 @@
+"""Run directories: spec, records, evaluation loop and summaries."""

@@ -1,0 +1,120 @@
+"""Answers to the 253 value questions: latent factors, an ordinal response model, missingness.
+
+For person p in country c and question j the latent response is
+
+    y = loc[c, j] + sqrt(rho[j]) * (w_T u_T + w_S u_S + w_F u_F[cat j]) + sqrt(1 - rho[j]) * e
+
+with (w_T, w_S, w_F) a unit vector and every u and e standard normal within a country, so
+y | c ~ N(loc[c, j], 1) whatever the loadings: marginals are set by ``loc`` and the cut points
+``tau`` alone, and ``rho`` sets how much of a person's answers is shared structure
+(Inglehart-Welzel traditional/secular and survival/self-expression axes u_T, u_S, one factor
+per category u_F) rather than idiosyncrasy. The answer is the number of cut points below y,
+mapped to raw codes in latent order. The postmaterialist batteries are first/second choices
+among four goals (top two of Gumbel-perturbed utilities), not ordinal items.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from indievalue.synth.params import SynthParams
+from indievalue.synth.persons import Persons
+
+N_CATEGORIES = 13
+PM_PAIRS = (("Q152", "Q153"), ("Q154", "Q155"), ("Q156", "Q157"))
+DEMOCRACY_ITEMS = tuple(f"Q{i}" for i in range(241, 250))  # also carry a spontaneous 0
+
+
+@dataclass(frozen=True)
+class Latents:
+    """Within-country standardised person factors."""
+
+    trad_secular: np.ndarray  # (n,)
+    surv_self: np.ndarray  # (n,)
+    category: np.ndarray  # (n, 13)
+
+
+def _standardise_within(x: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    cnt = np.maximum(np.bincount(group, minlength=n_groups), 1)
+    mean = np.bincount(group, x, n_groups) / cnt
+    var = np.bincount(group, x * x, n_groups) / cnt - mean**2
+    return (x - mean[group]) / np.sqrt(np.maximum(var, 1e-12))[group]
+
+
+def draw_latents(p: SynthParams, persons: Persons, rng: np.random.Generator) -> Latents:
+    n = len(persons.country)
+    demo_t = p.scalar("demo_weight_t")
+    demo_s = p.scalar("demo_weight_s")
+    # Secular / self-expression values rise with education and youth and fall with religion.
+    t = demo_t * (0.45 * persons.edu_z - 0.35 * persons.age_z - 0.8 * persons.religious)
+    s = demo_s * (0.5 * persons.edu_z - 0.3 * persons.age_z + 0.3 * persons.status)
+    t = t + rng.standard_normal(n)
+    s = s + 0.3 * t + rng.standard_normal(n)
+    k = p.n_countries
+    return Latents(
+        trad_secular=_standardise_within(t, persons.country, k),
+        surv_self=_standardise_within(s, persons.country, k),
+        category=rng.standard_normal((n, N_CATEGORIES)),
+    )
+
+
+def answer_codes(
+    p: SynthParams, persons: Persons, lat: Latents, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """Raw codes (valid answers only; missingness comes later) for every value question."""
+    c = persons.country
+    n = len(c)
+    qids = [str(q) for q in p["q_ids"]]
+    w, rho, cat = p["w"], p["rho"], p["q_cat"]
+    out: dict[str, np.ndarray] = {}
+    pm_items = {q for pair in PM_PAIRS for q in pair}
+    for j, qid in enumerate(qids):
+        if qid in pm_items:
+            continue
+        shared = (w[j, 0] * lat.trad_secular + w[j, 1] * lat.surv_self
+                  + w[j, 2] * lat.category[:, cat[j]])
+        y = p["loc"][c, j] + np.sqrt(rho[j]) * shared
+        y += np.sqrt(1.0 - rho[j]) * rng.standard_normal(n)
+        ncat = int(p["q_ncat"][j])
+        k = np.searchsorted(p["tau"][j, : ncat - 1], y)
+        out[qid] = p["q_codes"][j, k].astype(np.int64)
+    for b, (first, second) in enumerate(PM_PAIRS):
+        self_expr = p["surv_self"][c] + 0.6 * lat.surv_self
+        util = p["pm_base"][b][None, :] + p["pm_slope"][b][None, :] * self_expr[:, None]
+        util = util + rng.gumbel(size=(n, 4))
+        order = np.argsort(-util, axis=1, kind="stable")
+        out[first] = order[:, 0] + 1
+        out[second] = order[:, 1] + 1
+    return out
+
+
+def apply_missing(
+    p: SynthParams, persons: Persons, codes: dict[str, np.ndarray], rng: np.random.Generator
+) -> None:
+    """Blank out answers in place: questions not asked in a country (-4), and a person-level
+    propensity to say don't know / no answer (-1 / -2, rarely -5) that varies a lot between
+    persons, so a few answer far fewer questions than most (the real spread of valid counts)."""
+    c = persons.country
+    n = len(c)
+    qids = [str(q) for q in p["q_ids"]]
+    propensity = rng.normal(0.0, p.scalar("miss_person_sd"), n)
+    dk_shift = p.scalar("miss_shift")
+    for j, qid in enumerate(qids):
+        x = codes[qid]
+        logit = p["miss_logit"][j] + dk_shift + propensity
+        miss = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
+        kind = rng.random(n)
+        neg = np.where(kind < 0.68, -1, np.where(kind < 0.95, -2, -5))
+        if qid in DEMOCRACY_ITEMS:
+            neg = np.where(kind > 0.85, 0, neg)  # 0 = "against democracy" (spontaneous)
+        x = np.where(miss, neg, x)
+        codes[qid] = np.where(p["not_asked"][c, j], -4, x)
+    for first, second in PM_PAIRS:
+        f, s = codes[first], codes[second]
+        # No first goal -> the second is "not applicable"; some name no second goal.
+        s = np.where(f == -4, -4, np.where(f < 0, -3, s))
+        if second == "Q153":  # the only item of the three without a -5 code
+            s = np.where(s == -5, -2, s)
+        codes[second] = np.where((f > 0) & (s > 0) & (rng.random(n) < 0.01), -2, s)
