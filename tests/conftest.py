@@ -10,6 +10,7 @@ reuse (``small_catalog``).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -93,7 +94,8 @@ def write_wvs(df: pd.DataFrame, path: Path) -> Path:
         import pyreadstat
 
         frame = df.copy()
-        frame["version"] = frame["version"].astype(object)
+        if "version" in frame:
+            frame["version"] = frame["version"].astype(object)
         if suffix == ".sav":
             pyreadstat.write_sav(frame, str(path))
         elif suffix == ".dta":
@@ -101,6 +103,43 @@ def write_wvs(df: pd.DataFrame, path: Path) -> Path:
         else:
             raise ValueError(f"unsupported suffix {suffix}")
     return path
+
+
+def write_reference_jsonl(
+    directory: Path, questions: dict[str, tuple[str, list[list[int]], list[list[int]]]]
+) -> Path:
+    """Write statement metadata in the reference implementation's JSONL layout.
+
+    ``questions`` maps a question id to (category name, polar code groups, refined code
+    groups); statements are made-up texts that name the question, form and group, so a test
+    can tell them from the built-in wording. No demographics file: the built-in entries apply.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    for form, name in (("polar", "statements_meta_data.jsonl"),
+                       ("refined", "refined_statements_meta_data.jsonl")):
+        lines = []
+        for qid, (category, polar, refined) in questions.items():
+            groups = polar if form == "polar" else refined
+            texts = [f"custom {form} statement {g} of {qid}" for g in range(len(groups))]
+            lines.append(json.dumps({
+                "question_id": qid,
+                "answer_ids": groups,
+                "all_answer_ids": [c for g in groups for c in g],
+                "grouped_answer_ids": list(range(len(groups))),
+                "grouped_answer_ids_to_answer_ids": {str(i): g for i, g in enumerate(groups)},
+                "answer_ids_to_grouped_answer_ids": {
+                    str(c): i for i, g in enumerate(groups) for c in g
+                },
+                "converted_statements": texts,
+                "answer_vars": texts,
+                "question_vars": "",
+                "statement_template": "{answer_var}",
+                "is_refined": form == "refined",
+                "question_type": f"mc_{sum(len(g) for g in groups)}",
+                "question_category": category,
+            }))
+        (directory / name).write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return directory
 
 
 def leftovers(parent: Path) -> list[str]:

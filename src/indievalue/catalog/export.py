@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 from pathlib import Path
@@ -33,9 +34,15 @@ def _index_table(cat: Catalog, form: Form) -> pa.Table:
 def export_catalog(cat: Catalog, form: Form, fmt: ExportFormat, out: str | Path) -> Path:
     out = Path(out)
     if fmt == "csv":
-        buf = io.BytesIO()
-        pacsv.write_csv(_index_table(cat, form), buf,
-                        write_options=pacsv.WriteOptions(quoting_style="needed"))
+        table = _index_table(cat, form)
+        # Header written here: pyarrow quotes every column name, and users read this header
+        # with `head`/`cut` as much as with CSV parsers.
+        head = io.StringIO()
+        csv.writer(head, lineterminator="\n").writerow(table.column_names)
+        buf = io.BytesIO(head.getvalue().encode("utf-8"))
+        buf.seek(0, io.SEEK_END)
+        pacsv.write_csv(table, buf, write_options=pacsv.WriteOptions(
+            include_header=False, quoting_style="needed"))
         atomic_write_bytes(out, buf.getvalue())
     elif fmt == "parquet":
         buf = io.BytesIO()
@@ -53,6 +60,7 @@ def _jsonl(cat: Catalog, form: Form) -> str:
     mat = cat.matrix(form)
     texts = [[o.text for o in q.options(form)] for q in spec.questions]
     demo = cat.demographics
+    demo_cols = [(e.did, demo[e.did].to_numpy(dtype=object)) for e in spec.demographics]
     lines = []
     for r, pid in enumerate(cat.person_ids):
         row = mat[r]
@@ -62,11 +70,7 @@ def _jsonl(cat: Catalog, form: Form) -> str:
             "form": form,
             "answers": {spec.qids[i]: int(row[i]) for i in valid},
             "statements": {spec.qids[i]: texts[i][row[i]] for i in valid},
-            "demographics": {
-                e.did: demo.iat[r, demo.columns.get_loc(e.did)]
-                for e in spec.demographics
-                if isinstance(demo.iat[r, demo.columns.get_loc(e.did)], str)
-            },
+            "demographics": {did: col[r] for did, col in demo_cols if isinstance(col[r], str)},
         }
         lines.append(json.dumps(rec, ensure_ascii=False))
     return "\n".join(lines) + "\n"

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from indievalue.catalog.build import CATALOG_FORMAT
@@ -51,9 +52,18 @@ class Catalog:
         return StatementSpec.from_dict(read_json(self.path / "spec.json"), source=str(self.path))
 
     # -- tables --------------------------------------------------------------------------
+    def _read(self, name: str) -> pa.Table:
+        path = self.path / f"{name}.parquet"
+        try:
+            return pq.read_table(path)
+        except (OSError, pa.ArrowInvalid) as exc:
+            raise IndieValueError(
+                f"{path}: missing or unreadable ({exc}); rebuild the catalog"
+            ) from None
+
     @cached_property
     def persons(self) -> pd.DataFrame:
-        return pq.read_table(self.path / "persons.parquet").to_pandas()
+        return self._read("persons").to_pandas()
 
     @cached_property
     def person_ids(self) -> np.ndarray:
@@ -73,7 +83,7 @@ class Catalog:
         return np.array([self.row(p) for p in person_ids], dtype=np.int64)
 
     def _matrix(self, name: str) -> np.ndarray:
-        table = pq.read_table(self.path / f"{name}.parquet")
+        table = self._read(name)
         return np.column_stack([c.to_numpy() for c in table.columns])
 
     @cached_property
@@ -96,7 +106,7 @@ class Catalog:
     @cached_property
     def demographics(self) -> pd.DataFrame:
         """One statement column per demographic entry (None = missing) plus raw-code columns."""
-        df = pq.read_table(self.path / "demographics.parquet").to_pandas()
+        df = self._read("demographics").to_pandas()
         df.index = pd.Index(self.person_ids, name="person_id")
         return df
 

@@ -188,7 +188,7 @@ def _read_stat(path: Path, needed: list[str], kind: str) -> tuple[dict[str, np.n
     use = list(mapping.values()) + ([version_col] if version_col else [])
     try:
         kwargs = {"user_missing": True} if kind == "sav" else {}
-        df, _ = reader(str(path), usecols=use, apply_value_formats=False,
+        df, _ = reader(str(path), usecols=use, apply_value_formats=False,  # type: ignore[call-overload]
                        output_format="dict", **kwargs)
     except Exception as exc:
         raise WVSFormatError(f"{path}: cannot read as {kind.upper()} ({_short(exc)})") from None

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from indievalue.cli import catalog_cmd, run_cmd
+from indievalue.cli import catalog_cmd, eval_cmd, run_cmd
 from indievalue.errors import IndieValueError
 
 app = typer.Typer(
@@ -19,9 +19,10 @@ app = typer.Typer(
 )
 
 catalog_cmd.register(app)
+eval_cmd.register(app)
 run_cmd.register(app)
 
-for _optional in ("synth_cmd", "eval_cmd"):
+for _optional in ("synth_cmd",):
     try:
         _mod = __import__(f"indievalue.cli.{_optional}", fromlist=["register"])
     except ModuleNotFoundError as _exc:  # a command module not present in this build

@@ -27,7 +27,7 @@ def overall_accuracy(records: pd.DataFrame) -> float:
 
 def per_setup_accuracy(records: pd.DataFrame) -> dict[int, float]:
     acc = person_setup_accuracy(records).groupby(level="setup").mean() * 100
-    return {int(k): float(v) for k, v in acc.items()}
+    return {int(k): float(v) for k, v in acc.items()}  # type: ignore[call-overload]
 
 
 def per_category_accuracy(records: pd.DataFrame, order: list[str]) -> dict[str, float]:
@@ -41,7 +41,7 @@ def chance_per_setup(records: pd.DataFrame) -> dict[int, float]:
     """Analytic accuracy of a uniform guess: mean of 1/|options| per setup, in percent."""
     inv = 1.0 / records["n_options"].astype(np.float64)
     acc = inv.groupby(records["setup"]).mean() * 100
-    return {int(k): float(v) for k, v in acc.items()}
+    return {int(k): float(v) for k, v in acc.items()}  # type: ignore[call-overload]
 
 
 def bootstrap_ci(values: np.ndarray, seed: int = 0, n_boot: int = 2000,
@@ -65,7 +65,7 @@ def sweep_accuracy(records: pd.DataFrame) -> dict[int, float]:
     """Overall accuracy for every cluster size recorded in a ``sweep`` column."""
     if "sweep" not in records or records["sweep"].isna().any():
         return {}
-    sweep = np.stack(records["sweep"].to_numpy())  # (R, n)
+    sweep = np.stack(list(records["sweep"]))  # (R, n)
     gold = records["gold"].to_numpy()[:, None]
     out = {}
     for n in range(sweep.shape[1]):

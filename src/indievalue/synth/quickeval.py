@@ -1,0 +1,141 @@
+"""A fast numpy approximation of the paper's statistical baselines on a synthetic population.
+
+Used by the calibration tool (and the oracle's checks): labels come from the statement spec,
+the 800 evaluation persons are drawn with the protocol's filters (PROTOCOL §3.2), and global
+majority / Resemble (top 1, top-N vote) are scored per probe setup (§3.1, §5). Similarity counts
+equal *valid* labels over the setup's 214 non-probe questions; ties go to the earlier person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from indievalue.catalog.spec import Form, StatementSpec
+
+MISSING = -1
+OCEANIA = "Oceania"
+CAPPED_RELIGIONS = (0, 1, 2, 3, 5, 7, 8, 9)
+
+
+@dataclass(frozen=True)
+class Baselines:
+    """Accuracies in percent, per form: global majority, Resemble top 1, Resemble top N."""
+
+    majority: dict[str, float]
+    top1: dict[str, float]
+    topn: dict[str, float]
+    n_eval: int
+    n_pool: int
+
+
+def labels(df: pd.DataFrame, spec: StatementSpec, form: Form) -> np.ndarray:
+    """Persons x questions option indices (int8), MISSING where the code is not valid."""
+    lut = spec.code_lut(form)
+    raw = df[spec.qids].to_numpy(dtype=np.int64)
+    ok = (raw >= 0) & (raw < lut.shape[1])
+    out = np.full(raw.shape, MISSING, dtype=np.int8)
+    cols = np.broadcast_to(np.arange(raw.shape[1]), raw.shape)
+    out[ok] = lut[cols[ok], raw[ok]]
+    return out
+
+
+def probe_setups(spec: StatementSpec) -> list[list[int]]:
+    """Question indices of setups 0-2: positions 3k..3k+2 (mod size) within each category."""
+    setups = []
+    for k in range(3):
+        qs = []
+        for cat in spec.categories:
+            members = spec.questions_in(cat.key)
+            qs += [spec.index(members[(3 * k + i) % len(members)].qid) for i in range(3)]
+        setups.append(qs)
+    return setups
+
+
+def valid_demographics(df: pd.DataFrame, spec: StatementSpec) -> np.ndarray:
+    count = np.zeros(len(df), dtype=np.int64)
+    for d in spec.demographics:
+        table = d.statement_table()
+        count += df[d.column].isin(list(table)).to_numpy()
+    return count
+
+
+def select_eval(
+    df: pd.DataFrame, spec: StatementSpec, polar: np.ndarray, size: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Row indices of the evaluation persons, the reference way (quota per continent)."""
+    probes = sorted({q for s in probe_setups(spec) for q in s})
+    ok = (polar[:, probes] >= 0).all(axis=1) & ((polar >= 0).sum(axis=1) >= 239)
+    cont_entry = next(d for d in spec.demographics if d.did == "B_COUNTRY_to_continent")
+    assert cont_entry.mapping is not None
+    continent = df["B_COUNTRY"].map(cont_entry.mapping).to_numpy()
+    n_demo = valid_demographics(df, spec)
+    oce = np.flatnonzero(ok & (continent == OCEANIA))
+    quota = max((size - len(oce)) // 5 + 1, 0)
+    cap = max(round(80 * size / 800), 1)
+    chosen = [oce]
+    religion = df["Q289"].to_numpy()
+    for cont in ("Africa", "Asia", "Europe", "North America", "South America"):
+        pool = np.flatnonzero(ok & (continent == cont) & (n_demo >= 24))
+        keep = [pool[~np.isin(religion[pool], CAPPED_RELIGIONS)]]
+        for r in CAPPED_RELIGIONS:
+            grp = pool[religion[pool] == r]
+            keep.append(rng.choice(grp, cap, replace=False) if len(grp) > cap else grp)
+        capped = np.sort(np.concatenate(keep))
+        chosen.append(rng.choice(capped, min(quota, len(capped)), replace=False))
+    union = np.concatenate(chosen)
+    return rng.choice(union, min(size, len(union)), replace=False)
+
+
+def _onehot(lab: np.ndarray, n_opt: np.ndarray) -> np.ndarray:
+    offsets = np.concatenate([[0], np.cumsum(n_opt)[:-1]])
+    out = np.zeros((lab.shape[0], int(n_opt.sum())), dtype=np.float32)
+    rows, cols = np.nonzero(lab >= 0)
+    out[rows, offsets[cols] + lab[rows, cols]] = 1.0
+    return out
+
+
+def _vote(votes: np.ndarray, n_opt: int) -> np.ndarray:
+    """Majority of each row (MISSING counts as a candidate and loses ties)."""
+    counts = np.stack([(votes == k).sum(axis=1) for k in range(n_opt)] +
+                      [(votes == MISSING).sum(axis=1)], axis=1)
+    best = counts.argmax(axis=1)
+    return np.where(best == n_opt, MISSING, best)
+
+
+def baselines(
+    df: pd.DataFrame, spec: StatementSpec, seed: int = 0, size: int = 800, top_n: int = 24
+) -> Baselines:
+    rng = np.random.default_rng(seed)
+    polar = labels(df, spec, "polar")
+    ev = select_eval(df, spec, polar, size, rng)
+    pool = np.setdiff1d(np.arange(len(df)), ev)
+    res: dict[str, dict[str, float]] = {"maj": {}, "top1": {}, "topn": {}}
+    for form in ("polar", "refined"):
+        lab = polar if form == "polar" else labels(df, spec, form)
+        n_opt = spec.option_counts(form)
+        hits = {k: 0.0 for k in res}
+        setups = probe_setups(spec)
+        for probes in setups:
+            rest = np.setdiff1d(np.arange(lab.shape[1]), probes)
+            e_hot = _onehot(lab[np.ix_(ev, rest)], n_opt[rest])
+            p_hot = _onehot(lab[np.ix_(pool, rest)], n_opt[rest])
+            sim = e_hot @ p_hot.T
+            # Rank by similarity, ties to the earlier pool person: one exact float64 key.
+            key = sim.astype(np.float64) * (1 << 20) - np.arange(len(pool))
+            part = np.argpartition(-key, top_n - 1, axis=1)[:, :top_n]
+            order = np.argsort(-np.take_along_axis(key, part, axis=1), axis=1)
+            top = np.take_along_axis(part, order, axis=1)
+            for q in probes:
+                truth = lab[ev, q]
+                col = lab[pool, q]
+                maj = _vote(col[None, :], int(n_opt[q]))[0]
+                hits["maj"] += float((truth == maj).sum())
+                hits["top1"] += float((truth == col[top[:, 0]]).sum())
+                hits["topn"] += float((truth == _vote(col[top], int(n_opt[q]))).sum())
+        total = len(ev) * sum(len(s) for s in setups)
+        for k in res:
+            res[k][form] = 100.0 * hits[k] / total
+    return Baselines(res["maj"], res["top1"], res["topn"], len(ev), len(pool))
