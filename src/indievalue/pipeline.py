@@ -92,9 +92,9 @@ def run_main_job(wvs: Path | None, out: Path, seed: int = 0,
                 summary = evaluate(cat, plan.predictor, out / "runs" / f"{plan.key}-{form}", req,
                                    options=plan.options, label=plan.label, progress=update)
             results.setdefault(plan.key, {})[form] = summary
-    table = results_table(results, {p.key: p.label for p in planned_runs(cat)}, cat.synthetic)
-    atomic_write_text(out / "table.md", table)
-    out_console_table(table)
+    labels = {p.key: p.label for p in planned_runs(cat)}
+    atomic_write_text(out / "table.md", results_table(results, labels, cat.synthetic))
+    print_results(results, labels, cat.synthetic)
     stdout.print(f"results: {out / 'table.md'}; run directories under {out / 'runs'}")
     return results
 
@@ -126,7 +126,20 @@ def results_table(results: dict[str, dict[str, dict[str, Any]]], labels: dict[st
     return "\n".join(lines) + "\n"
 
 
-def out_console_table(markdown: str) -> None:
-    from rich.markdown import Markdown
+def print_results(results: dict[str, dict[str, dict[str, Any]]], labels: dict[str, str],
+                  synthetic: bool) -> None:
+    from rich.table import Table
 
-    stdout.print(Markdown(markdown))
+    title = "SYNTHETIC population — " if synthetic else ""
+    table = Table(title=f"{title}accuracy (%), protocol A, 200 demonstrations",
+                  title_style="bold yellow" if synthetic else "bold")
+    for col in ("predictor", "polar", "refined", "all", "σ_INEQ polar", "σ_INEQ refined"):
+        table.add_column(col, justify="left" if col == "predictor" else "right",
+                         no_wrap=col == "predictor")
+    for key, forms in results.items():
+        p, r = forms["polar"], forms["refined"]
+        sig = ["" if s.get("sigma_inequity") is None else f"{s['sigma_inequity']:.2f}"
+               for s in (p, r)]
+        table.add_row(labels[key], f"{p['overall']:.2f}", f"{r['overall']:.2f}",
+                      f"{(p['overall'] + r['overall']) / 2:.2f}", *sig)
+    stdout.print(table)

@@ -33,6 +33,7 @@ def test_csv_export(tmp_path: Path, cat: Catalog, spec: StatementSpec, form: str
     out = export_catalog(cat, form, "csv", tmp_path / "nested" / f"{form}.csv")
     header, rows = read_index_csv(out)
     assert header == ["D_INTERVIEW", *spec.qids]
+    assert out.read_text().split("\n", 1)[0] == ",".join(header)  # plain, unquoted names
     assert len(rows) == 300
     mat = cat.matrix(form)
     for r, row in enumerate(rows):

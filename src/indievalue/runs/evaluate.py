@@ -117,6 +117,8 @@ def evaluate(
     todo = [(es, np.array([k not in done for k, _ in _episode_sizes(es)])) for es in sets]
     total = int(sum(expected.values()))
     counter = [sum(n for k, n in expected.items() if k in done), 0, 0]
+    if progress:
+        progress(counter[0], total, 0, 0)
     if any(m.any() for _, m in todo):
         if fitted_on is not None:
             pred = fitted_on(TrainingPool(cat, training_rows(cat, evalset.person_ids)))
