@@ -12,6 +12,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -145,6 +149,43 @@ def write_reference_jsonl(
 def leftovers(parent: Path) -> list[str]:
     """Names of hidden temporary or half-written entries ``atomic_dir`` could leave behind."""
     return sorted(p.name for p in Path(parent).iterdir() if p.name.startswith("."))
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
+    """Run ``indievalue ARGS...`` in-process through the console-script entry point (so user
+    errors go through the same ``error: ...`` / exit 2 path as the installed command)."""
+    from indievalue.cli.main import main
+
+    def run(*args: str | Path) -> CliResult:
+        monkeypatch.setattr(sys, "argv", ["indievalue", *map(str, args)])
+        capsys.readouterr()
+        code = 0
+        try:
+            main()
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return run
+
+
+def indievalue_command() -> list[str]:
+    """The installed ``indievalue`` executable (next to this interpreter, else on PATH)."""
+    here = Path(sys.executable).parent / "indievalue"
+    found = str(here) if here.is_file() else shutil.which("indievalue")
+    if found is None:
+        pytest.skip("the indievalue console script is not installed")
+    return [found]
 
 
 @pytest.fixture(scope="session")

@@ -16,6 +16,7 @@ import numpy as np
 from indievalue.benchmark.setups import ProbeSetup
 from indievalue.catalog.spec import Form, StatementSpec
 from indievalue.catalog.store import Catalog, render_demonstration
+from indievalue.errors import IndieValueError
 
 Protocol = Literal["A", "B"]
 DemographicsMode = Literal["off", "on", "only"]
@@ -101,9 +102,14 @@ def build_episodes(
     demo_form: Form = "polar",
     probe_form: Form = "polar",
     demographics: DemographicsMode = "off",
+    demo_category: str | None = None,
     seed: int = 0,
 ) -> EpisodeSet:
-    """Episodes of ``setup`` for ``person_ids`` (eval order). Deterministic in ``seed``."""
+    """Episodes of ``setup`` for ``person_ids`` (eval order). Deterministic in ``seed``.
+
+    ``demo_category`` (a category key) restricts demonstrations and visible answers to the
+    non-probe questions of that category (the category-transfer analysis).
+    """
     if not 0 <= demos <= MAX_DEMOS:
         raise ValueError(f"demonstration count must be within 0..{MAX_DEMOS}")
     spec = cat.spec
@@ -126,6 +132,11 @@ def build_episodes(
         hidden = np.zeros((len(owner), n_q), dtype=bool)
         hidden[np.arange(len(owner)), probe_qidx[:, 0]] = True
         keys = episode_key(np.asarray(person_ids)[owner], setup.index, probe_qidx[:, 0])
+    if demo_category is not None:
+        if demo_category not in {c.key for c in spec.categories}:
+            raise IndieValueError(f"unknown category {demo_category!r}; use one of "
+                                  + ", ".join(c.key for c in spec.categories))
+        hidden[:, [q.category != demo_category for q in spec.questions]] = True
     visible = np.where(hidden, -1, demo_mat[owner]).astype(np.int8)
     if d == 0:
         visible[:] = -1  # nothing but (optionally) demographics may be seen

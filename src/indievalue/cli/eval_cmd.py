@@ -99,6 +99,13 @@ def register(app: typer.Typer) -> None:
         demographics: DemographicsChoice = typer.Option(
             DemographicsChoice.off, "--demographics",
             help="Demographic statements: off, on (before the demonstrations), only."),
+        demo_category: str | None = typer.Option(
+            None, "--demo-category",
+            help="Category key (SV, HW, SC, EV, CO, MI, SE, PM, ST, RV, EN, PI, PC): draw "
+            "demonstrations only from that category's non-probe questions."),
+        train_continent: str | None = typer.Option(
+            None, "--train-continent",
+            help="Fit the predictor only on training persons of this continent."),
         seed: int = typer.Option(0, "--seed", help="Seed for eval set, demonstrations, predictor."),
         eval_ids: Path | None = typer.Option(
             None, "--eval-ids", help="File of eval person ids, one per line."),
@@ -118,7 +125,9 @@ def register(app: typer.Typer) -> None:
         request = EvalRequest(
             protocol=protocol.value, demos=demos,
             demo_form=(demo_form or form).value, probe_form=(probe_form or form).value,
-            demographics=demographics.value, seed=seed, eval_size=eval_size,
+            demographics=demographics.value, demo_category=demo_category,
+            train_continent=train_continent, seed=seed,
+            eval_size=eval_size,
             eval_ids_file=eval_ids,
         )
         with progress_bar(f"{name} ({form.value})") as update:

@@ -40,6 +40,8 @@ class EvalRequest:
     demo_form: Form = "polar"
     probe_form: Form = "polar"
     demographics: DemographicsMode = "off"
+    demo_category: str | None = None
+    train_continent: str | None = None
     seed: int = 0
     eval_size: int = DEFAULT_EVAL_SIZE
     eval_ids_file: Path | None = None
@@ -94,14 +96,16 @@ def evaluate(
         eval_ids_sha256=eval_ids_digest(ids), n_persons=len(ids),
         setups=[list(s.qids) for s in setups], protocol=request.protocol, demos=request.demos,
         demo_form=request.demo_form, probe_form=request.probe_form,
-        demographics=request.demographics, predictor=pred.name,
+        demographics=request.demographics, demo_category=request.demo_category,
+        train_continent=request.train_continent, predictor=pred.name,
         predictor_options=pred.options.model_dump(mode="json"), seed=request.seed,
     )
     resuming = _prepare_dir(out, spec)
     sets = [build_episodes(cat, evalset.person_ids, s, protocol=request.protocol,
                            demos=request.demos, demo_form=request.demo_form,
                            probe_form=request.probe_form, demographics=request.demographics,
-                           seed=request.seed) for s in setups]
+                           demo_category=request.demo_category, seed=request.seed)
+            for s in setups]
     expected = {key: n for es in sets for key, n in _episode_sizes(es)}
     if not resuming:
         write_eval_ids(out / EVAL_IDS_FILE, evalset.person_ids)
@@ -120,14 +124,27 @@ def evaluate(
     if progress:
         progress(counter[0], total, 0, 0)
     if any(m.any() for _, m in todo):
+        pool = TrainingPool(cat, _pool_rows(cat, evalset.person_ids, request.train_continent))
         if fitted_on is not None:
-            pred = fitted_on(TrainingPool(cat, training_rows(cat, evalset.person_ids)))
+            pred = fitted_on(pool)
         else:
-            pred.fit(TrainingPool(cat, training_rows(cat, evalset.person_ids)))
+            pred.fit(pool)
         with RecordWriter(out) as writer:
             for es, mask in todo:
                 _run_setup(pred, es, np.flatnonzero(mask), writer, progress, counter, total)
     return score_run(out)
+
+
+def _pool_rows(cat: Catalog, eval_ids: np.ndarray, continent: str | None) -> np.ndarray:
+    rows = training_rows(cat, eval_ids)
+    if continent is None:
+        return rows
+    names = cat.persons["continent"].to_numpy(dtype=object)
+    known = sorted({c for c in names if isinstance(c, str)})
+    if continent not in known:
+        raise IndieValueError(f"no training persons in continent {continent!r}; "
+                              f"known: {', '.join(known)}")
+    return rows[names[rows] == continent]
 
 
 def _episode_sizes(es: EpisodeSet) -> list[tuple[tuple[int, int, int], int]]:

@@ -33,6 +33,10 @@ class RunSpec(BaseModel):
     probe_form: Literal["polar", "refined"] = Field(description="Form of the probe options.")
     demographics: Literal["off", "on", "only"] = Field(
         description="Demographic statements: none, before the demonstrations, or instead of them.")
+    demo_category: str | None = Field(
+        default=None, description="Category key restricting demonstrations, or None for all.")
+    train_continent: str | None = Field(
+        default=None, description="Continent the training pool is restricted to, or None.")
     predictor: str = Field(description="Registered predictor name.")
     predictor_options: dict[str, Any] = Field(description="Validated predictor options.")
     seed: int = Field(description="Seed of the eval-set draw, demonstrations and predictor.")

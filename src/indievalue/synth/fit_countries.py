@@ -143,7 +143,7 @@ def build_countries(agg: Path, maps: Path) -> dict[str, np.ndarray]:
     for y1, y2 in zip(table["s025_survey_years_v5_codebook"], table["ivs_years_2016_2023"],
                       strict=True):
         text = str(y1) if isinstance(y1, str) else str(y2) if isinstance(y2, str) else "2022"
-        years.append(int(text.split(";")[0]))
+        years.append(min(int(text.split(";")[0]), 2022))  # v5.0 fieldwork ends in 2022
     out["country_year"] = np.array(years, dtype=np.int64)
     name_of = [names.get(int(k), "") for k in out["country_code"]]
     gb = names.get(826, "")

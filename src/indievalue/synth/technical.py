@@ -106,7 +106,8 @@ def technical_columns(
     for i in (275, 276, 277, 278):
         level = codes[f"Q{i}"]
         col[f"Q{i}A"] = np.where(level < 0, level, code * 1000 + level)
-        col[f"Q{i}R"] = _recode(level, [3, 5])
+        # The 3-group recodes have no "not applicable" code; the codebook uses -5 there.
+        col[f"Q{i}R"] = np.where(level == -3, -5, _recode(level, [3, 5]))
     col["Q289CS9"] = np.full(n, -4)
     return col
 
