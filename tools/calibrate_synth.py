@@ -142,7 +142,7 @@ def report(params: SynthParams, ref: Path, n: int, seed: int, log: list[str],
               f"{params.scalars['iw_weight']:.3f}, uncovered-question skew = "
               f"{params.scalars['skew']:.3f}, missing propensity sd = "
               f"{params.scalars['miss_person_sd']:.3f}", "", "## Search log", "", "```"]
-    lines += log + ["```", ""]
+    lines += [*log, "```", ""]
     return "\n".join(lines)
 
 

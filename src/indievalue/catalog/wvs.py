@@ -129,7 +129,9 @@ def _read_csv(path: Path, needed: list[str]) -> tuple[dict[str, Any], str]:
     include = list(mapping.values()) + ([version_col] if version_col else [])
     types: dict[str, pa.DataType] = {c: pa.float64() for c in mapping.values()}
     if version_col:
-        types[version_col] = pa.string()
+        # Bytes, decoded leniently below: the label only carries the synthetic marker, and a
+        # non-UTF-8 character in it must not make the whole file unreadable.
+        types[version_col] = pa.binary()
     try:
         table = pacsv.read_csv(
             path,
@@ -150,12 +152,14 @@ def _read_csv(path: Path, needed: list[str]) -> tuple[dict[str, Any], str]:
     version = ""
     if version_col:
         vals = table.column(version_col).drop_null()
-        version = str(vals[0]) if len(vals) else ""
+        version = vals[0].as_py().decode("utf-8", "replace") if len(vals) else ""
     return raw, version
 
 
 def _explain_arrow(message: str, present: list[str]) -> str:
     first = message.strip().splitlines()[0]
+    if "Empty CSV file" in first:
+        return "the file has a header but no respondents"
     if "CSV column #" in first:
         try:
             idx = int(first.split("CSV column #", 1)[1].split(":", 1)[0])

@@ -105,6 +105,10 @@ _BUILTIN_MODULES = {
     "majority": "indievalue.predictors.baselines",
     "resemble": "indievalue.predictors.resemble",
     "oracle": "indievalue.synth.oracle",
+    "value-model": "indievalue.valuemodel.predictor",
+    "hf": "indievalue.lm.predictors",
+    "openai": "indievalue.lm.predictors",
+    "vllm": "indievalue.lm.predictors",
 }
 
 P = TypeVar("P", bound=type[Predictor])

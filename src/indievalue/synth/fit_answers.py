@@ -24,10 +24,12 @@ from indievalue.synth.quickeval import labels, probe_setups
 # The 40 countries of the paper's evaluation persons (PROTOCOL §3.2). Every other modelled
 # country leaves at least one probe question unasked, so none of its persons is eligible:
 # that is how the real eval set ended up with exactly these countries (Oceania = New Zealand).
-EVAL_COUNTRIES = frozenset(
-    "ARG ARM BGD BOL BRA CAN CHL COL CYP ECU ETH GRC GTM HKG IDN KEN LBY MAC MYS MEX MNG MAR "
-    "NLD NZL NIC NGA PER PHL PRI ROU RUS SRB SVK KOR TWN THA TUN UKR USA ZWE".split()
-)
+EVAL_COUNTRIES = frozenset({
+    "ARG", "ARM", "BGD", "BOL", "BRA", "CAN", "CHL", "COL", "CYP", "ECU", "ETH", "GRC",
+    "GTM", "HKG", "IDN", "KEN", "LBY", "MAC", "MYS", "MEX", "MNG", "MAR", "NLD", "NZL",
+    "NIC", "NGA", "PER", "PHL", "PRI", "ROU", "RUS", "SRB", "SVK", "KOR", "TWN", "THA",
+    "TUN", "UKR", "USA", "ZWE",
+})
 PM_FIRST = ("Q152", "Q154", "Q156")
 # Postmaterialist goals gain with self-expression values, materialist ones lose.
 PM_SLOPE = np.array([[-0.3, -0.3, 0.6, 0.3], [-0.3, 0.6, -0.3, 0.6], [-0.3, 0.6, 0.6, -0.3]])
@@ -82,10 +84,10 @@ def _observations(agg: Path, spec: StatementSpec, a3: dict[str, int]) -> pd.Data
         b = pd.read_csv(tidy / name)
         for r in b.itertuples():
             yes = [int(x) for x in str(r.yes_codes).split()]
-            add_share(str(r.qid), str(r.alpha3), yes, float(getattr(r, col)))
+            add_share(str(r.qid), str(r.alpha3), yes, float(str(getattr(r, col))))
     means = pd.read_csv(tidy / "percountry_means_soccermatics.csv")
     for r in means[means["valid_range_used"] == "1-2"].itertuples():
-        add_share(str(r.qid), str(r.alpha3), [1], 2.0 - float(r.mean_unweighted))
+        add_share(str(r.qid), str(r.alpha3), [1], 2.0 - float(str(r.mean_unweighted)))
     return pd.DataFrame(rows, columns=["qid", "c", "cut", "F"])
 
 
@@ -188,7 +190,7 @@ def _country_structure(
             resid[j] = float(np.std(loc[have, j] - design @ coef))
     fitted = np.flatnonzero(np.isfinite(resid))
     typical = float(np.median(resid[fitted]))
-    for j in np.flatnonzero(~np.isfinite(resid)):
+    for j in map(int, np.flatnonzero(~np.isfinite(resid))):
         slopes[j] = slopes[rng.choice(fitted)] * rng.choice([-1.0, 1.0])
         resid[j] = typical
     return slopes, resid
@@ -241,11 +243,11 @@ def percountry_polar_targets(
         polar_cut = len(q.polar[0].codes)
         if sorted(order[:polar_cut]) != sorted(q.polar[0].codes):
             continue
-        mine = mine[mine["cut"] == polar_cut].groupby("c")["F"].mean()
+        at_cut = mine[mine["cut"] == polar_cut].groupby("c")["F"].mean()
         j = spec.index(q.qid)
         lab = polar[:, j]
         e = []
-        for c, f in mine.items():
+        for c, f in at_cut.items():
             sel = (code_row == c) & (lab >= 0)
             if sel.any():
                 e.append(abs(float((lab[sel] == 0).mean()) - f))
@@ -283,7 +285,8 @@ def fit_missing(
         not_asked = np.zeros((n_c, n_q), dtype=bool)
         for c, a in enumerate(base["country_alpha3"]):
             if str(a) not in EVAL_COUNTRIES:
-                not_asked[c, block_rng.choice(probes, block_rng.integers(1, 4), replace=False)] = True
+                k_probe = int(block_rng.integers(1, 4))
+                not_asked[c, block_rng.choice(probes, k_probe, replace=False)] = True
             k = int(block_rng.poisson(extra)) if block_rng.random() < 0.5 else 0
             not_asked[c, block_rng.choice(others, min(k, len(others)), replace=False)] = True
         for shift in np.linspace(-1.5, 1.0, 11):

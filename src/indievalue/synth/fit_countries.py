@@ -65,10 +65,12 @@ LANGUAGES = {
     "NLD": "nl Other European:1", "NZL": "en English:.95 Maori:.05", "NIC": "es Spanish:1",
     "NGA": "en Hausa:.3 Yoruba:.25 Igbo:.2 English:.15 Nigerian Pidgin:.1",
     "NIR": "en English:1", "PAK": "ur Urdu:.4 Punjabi:.35 Sindhi:.1 Pashto:.15",
-    "PER": "es Spanish:.85 Quechua:.15", "PHL": "tl Filipino:.4 Cebuano:.25 Tagalog:.2 Hiligaynon:.15",
+    "PER": "es Spanish:.85 Quechua:.15",
+    "PHL": "tl Filipino:.4 Cebuano:.25 Tagalog:.2 Hiligaynon:.15",
     "PRI": "es Spanish:.9 English:.1", "ROU": "ro Romanian:1", "RUS": "ru Russian:.95 Tatar:.05",
     "SRB": "sr Serbian:1", "SGP": "en English:.45 Standard Chinese:.35 Malay:.12 Tamil:.08",
-    "SVK": "sk Slovak:1", "KOR": "ko Korean:1", "TWN": "zh Standard Chinese:.6 Hokkien:.35 Hakka Chinese:.05",
+    "SVK": "sk Slovak:1", "KOR": "ko Korean:1",
+    "TWN": "zh Standard Chinese:.6 Hokkien:.35 Hakka Chinese:.05",
     "TJK": "tg Tajik:.85 Uzbek:.15", "THA": "th Thai:.8 Northern Thai:.1 Southern Thai:.1",
     "TUN": "ar Tunisian Arabic:1", "TUR": "tr Turkish:.85 Kurdish:.15",
     "UKR": "uk Ukrainian:.6 Russian:.4", "USA": "en English:.85 Spanish:.15", "URY": "es Spanish:1",
@@ -109,7 +111,8 @@ def _read_map(path: Path) -> dict[int, str]:
 
 def _pairs(spec: str) -> list[tuple[str, float]]:
     """``"Standard Chinese:.6 Hokkien:.4"`` -> [("Standard Chinese", 0.6), ("Hokkien", 0.4)]."""
-    out, words = [], []
+    out: list[tuple[str, float]] = []
+    words: list[str] = []
     for tok in spec.split():
         if ":" in tok:
             word, share = tok.split(":")
@@ -158,13 +161,14 @@ def build_countries(agg: Path, maps: Path) -> dict[str, np.ndarray]:
     eth_p = np.zeros((c, MAX_ETH))
     iso, immig, birth = [], [], []
     for i, (a3, code) in enumerate(zip(out["country_alpha3"], out["country_code"], strict=True)):
-        for code_s, share in (x.split(":") for x in RELIGION[a3].split()):
-            rel[i, int(code_s)] = float(share)
+        for item in RELIGION[a3].split():
+            rel_code, rel_share = item.split(":")
+            rel[i, int(rel_code)] = float(rel_share)
         head, *rest = LANGUAGES[a3].split(" ", 1)
         iso.append(head)
-        for k, (lang, share) in enumerate(_pairs(rest[0])):
+        for k, (lang, lang_share) in enumerate(_pairs(rest[0])):
             lang_codes[i, k] = languages[lang]  # KeyError = a typo in the table above
-            lang_p[i, k] = share
+            lang_p[i, k] = lang_share
         groups = sorted(k for k in ethnic if k // 1000 == code)
         if groups:
             groups = [g for g in groups if g % 1000 != 999][: MAX_ETH - 1] + \

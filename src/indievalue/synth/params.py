@@ -95,7 +95,7 @@ def save_params(directory: Any, arrays: dict[str, np.ndarray], scalars: dict[str
     if missing:
         raise ValueError(f"parameter arrays missing: {missing}")
     buf = io.BytesIO()
-    np.savez_compressed(buf, **{k: arrays[k] for k in ARRAY_KEYS})
+    np.savez_compressed(buf, **{k: arrays[k] for k in ARRAY_KEYS})  # type: ignore[arg-type]
     (directory / PARAMS_FILE).write_bytes(buf.getvalue())
     (directory / SCALARS_FILE).write_text(
         json.dumps(scalars, indent=1, sort_keys=True) + "\n", encoding="utf-8"

@@ -51,7 +51,8 @@ def _choice_rows(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
 def draw_persons(p: SynthParams, n: int, rng: np.random.Generator) -> Persons:
     counts = allocate(p["country_size"].astype(np.float64), n)
     if counts.max(initial=0) >= ID_MULTIPLIER:
-        raise ValueError(f"too many persons per country for the id scheme (max {ID_MULTIPLIER - 1})")
+        raise ValueError(f"too many persons per country for the id scheme "
+                         f"(max {ID_MULTIPLIER - 1})")
     c = np.repeat(np.arange(p.n_countries), counts)
     serial = np.concatenate([np.arange(1, k + 1) for k in counts]) if n else np.zeros(0, int)
     col: dict[str, np.ndarray] = {}

@@ -101,8 +101,8 @@ def technical_columns(
                                  "").astype(object)
     col["Q234A"] = rng.choice([1, 2, 3, 4, 5], n, p=[0.1, 0.25, 0.35, 0.2, 0.1])
     alpha = {int(k): str(a) for k, a in zip(p["birth_code"], p["country_alpha3"], strict=True)}
-    for src, dst in (("Q266", "X002_02B"), ("Q267", "V002A_01"), ("Q268", "V001A_01")):
-        col[dst] = np.array([alpha.get(int(v), "") for v in codes[src]], dtype=object)
+    for src_col, dst_col in (("Q266", "X002_02B"), ("Q267", "V002A_01"), ("Q268", "V001A_01")):
+        col[dst_col] = np.array([alpha.get(int(v), "") for v in codes[src_col]], dtype=object)
     for i in (275, 276, 277, 278):
         level = codes[f"Q{i}"]
         col[f"Q{i}A"] = np.where(level < 0, level, code * 1000 + level)

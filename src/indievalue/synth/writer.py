@@ -74,7 +74,7 @@ def write_wvs(df: pd.DataFrame, path: str | Path) -> Path:
             import pyreadstat  # local: only these formats need it
 
             var, val = _labels()
-            labels = [var.get(c, c) for c in df.columns]
+            labels: list[str | None] = [var.get(c, c) for c in df.columns]
             value_labels = {k: v for k, v in val.items() if k in df.columns}
             if kind == "sav":
                 pyreadstat.write_sav(df, str(tmp), column_labels=labels,
