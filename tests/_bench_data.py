@@ -16,8 +16,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import make_wvs_frame, write_wvs
 
+from conftest import make_wvs_frame, write_wvs
 from indievalue.benchmark.setups import probe_setups
 from indievalue.catalog.build import build_catalog
 from indievalue.catalog.spec import Form

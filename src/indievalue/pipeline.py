@@ -39,10 +39,8 @@ ORACLE = PlannedRun("oracle", "oracle", {}, "Oracle (Bayes-optimal)")
 def source_file(wvs: Path | None, seed: int) -> Path:
     if wvs is not None:
         return wvs
-    try:
-        from indievalue.synth import default_population_path
-    except ImportError:  # pragma: no cover - the synth package ships with indievalue
-        raise IndieValueError("no --wvs given and the synthetic population is unavailable")
+    from indievalue.synth.default import default_population_path
+
     with err.status("preparing the embedded synthetic population (first run only)"):
         return default_population_path(seed)
 
@@ -96,7 +94,21 @@ def run_main_job(wvs: Path | None, out: Path, seed: int = 0,
     atomic_write_text(out / "table.md", results_table(results, labels, cat.synthetic))
     print_results(results, labels, cat.synthetic)
     stdout.print(f"results: {out / 'table.md'}; run directories under {out / 'runs'}")
+    write_report(out, list(results))
     return results
+
+
+def write_report(out: Path, keys: list[str]) -> None:
+    """The report of the main job's runs (out/report/); groups plotted for the strongest
+    statistical baseline on polar statements."""
+    from indievalue.report.build import build_report
+
+    dirs = [out / "runs" / f"{key}-{form}" for key in keys for form in ("polar", "refined")]
+    focus = next((d for d in dirs if d.name == "resemble-top24-polar"), None)
+    with err.status("writing the report"):
+        files = build_report(dirs, out / "report", focus=focus,
+                             title="indievalue main job: statistical baselines")
+    stdout.print(f"report: {files.html}")
 
 
 def results_table(results: dict[str, dict[str, dict[str, Any]]], labels: dict[str, str],

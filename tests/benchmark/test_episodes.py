@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _bench_data import BenchData, bench_data, override
 
+from _bench_data import BenchData, bench_data, override
 from indievalue.benchmark.episodes import EpisodeSet, build_episodes
 from indievalue.benchmark.evalset import select_eval_set
 from indievalue.benchmark.setups import ProbeSetup, probe_setups
@@ -273,5 +273,5 @@ def test_subset_keeps_rows(cat: Catalog, ids: np.ndarray, setups: list[ProbeSetu
 
 
 def test_bad_demo_count(cat: Catalog, ids: np.ndarray, setups: list[ProbeSetup]) -> None:
-    with pytest.raises(ValueError, match="0..200"):
+    with pytest.raises(ValueError, match=r"0\.\.200"):
         build_episodes(cat, ids, setups[0], demos=201)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _bench_data import CATHOLIC, BenchData, bench_data, probe_columns
 
+from _bench_data import CATHOLIC, BenchData, bench_data, probe_columns
 from indievalue.benchmark.evalset import (
     MIN_VALID_ANSWERS,
     MIN_VALID_DEMOGRAPHICS,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,7 +88,7 @@ def _sniff_header(path: Path) -> tuple[list[str], str, str]:
     if b"\x00" in head:
         raise WVSFormatError(f"{path}: binary data where a CSV header was expected")
     encoding = "utf-8-sig" if head.startswith(codecs.BOM_UTF8) else "utf-8"
-    line = head.split(b"\n", 1)[0].rstrip(b"\r")
+    line = re.split(rb"\r\n?|\n", head, maxsplit=1)[0]  # pyarrow also ends lines at a lone \r
     try:
         text = line.decode(encoding)
     except UnicodeDecodeError:
@@ -100,17 +101,22 @@ def _sniff_header(path: Path) -> tuple[list[str], str, str]:
     delimiter = max(counts, key=lambda k: counts[k])
     if counts[delimiter] == 0:
         raise WVSFormatError(f"{path}: the first line is not a CSV header")
-    names = next(csv.reader(io.StringIO(text), delimiter=delimiter))
-    return [n.strip() for n in names], delimiter, encoding
+    try:
+        names = next(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as exc:
+        raise WVSFormatError(f"{path}: unreadable CSV header ({exc})") from None
+    # Exact spellings (pyarrow selects columns by them); matching ignores padding and case.
+    return names, delimiter, encoding
 
 
 def _match_columns(path: Path, present: list[str], needed: list[str]) -> dict[str, str]:
     """Map each needed name to the file's spelling (names match case-insensitively)."""
     by_upper: dict[str, str] = {}
+    wanted = {n.upper() for n in needed}
     for name in present:
-        key = name.upper()
-        if key in by_upper and key in {n.upper() for n in needed}:
-            raise WVSFormatError(f"{path}: column {name} appears twice")
+        key = name.strip().upper()
+        if key in by_upper and key in wanted:
+            raise WVSFormatError(f"{path}: column {name.strip()} appears twice")
         by_upper.setdefault(key, name)
     missing = [n for n in needed if n.upper() not in by_upper]
     if missing:
@@ -125,7 +131,7 @@ def _match_columns(path: Path, present: list[str], needed: list[str]) -> dict[st
 def _read_csv(path: Path, needed: list[str]) -> tuple[dict[str, Any], str]:
     present, delimiter, encoding = _sniff_header(path)
     mapping = _match_columns(path, present, needed)
-    version_col = next((n for n in present if n.lower() == VERSION_COLUMN), None)
+    version_col = next((n for n in present if n.strip().lower() == VERSION_COLUMN), None)
     include = list(mapping.values()) + ([version_col] if version_col else [])
     types: dict[str, pa.DataType] = {c: pa.float64() for c in mapping.values()}
     if version_col:
@@ -145,7 +151,7 @@ def _read_csv(path: Path, needed: list[str]) -> tuple[dict[str, Any], str]:
                 null_values=["", " ", "NA", "NaN", "nan", "."],
             ),
         )
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+    except (pa.ArrowException, UnicodeDecodeError) as exc:
         raise WVSFormatError(f"{path}: {_explain_arrow(str(exc), present)}") from None
     # Arrow columns, not numpy copies: _finish converts and releases them one at a time.
     raw: dict[str, Any] = {need: table.column(actual) for need, actual in mapping.items()}
@@ -186,9 +192,9 @@ def _read_stat(path: Path, needed: list[str], kind: str) -> tuple[dict[str, np.n
         _, meta = reader(str(path), metadataonly=True)
     except Exception as exc:  # pyreadstat raises its own error types for broken files
         raise WVSFormatError(f"{path}: cannot read as {kind.upper()} ({_short(exc)})") from None
-    present = list(meta.column_names)
+    present = [n if isinstance(n, str) else "" for n in meta.column_names]  # corrupt files: None
     mapping = _match_columns(path, present, needed)
-    version_col = next((n for n in present if n.lower() == VERSION_COLUMN), None)
+    version_col = next((n for n in present if n.strip().lower() == VERSION_COLUMN), None)
     use = list(mapping.values()) + ([version_col] if version_col else [])
     try:
         kwargs = {"user_missing": True} if kind == "sav" else {}

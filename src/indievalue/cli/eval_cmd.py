@@ -18,7 +18,8 @@ from indievalue.cli.catalog_cmd import FormChoice, synthetic_banner
 from indievalue.cli.console import err, out
 from indievalue.errors import IndieValueError
 from indievalue.predictors.base import available_predictors, get_predictor, parse_option_pairs
-from indievalue.runs.evaluate import EvalRequest, Progress as ProgressFn, evaluate
+from indievalue.runs.evaluate import EvalRequest, evaluate
+from indievalue.runs.evaluate import Progress as ProgressFn
 from indievalue.runs.summary import score_run
 
 

@@ -1,4 +1,4 @@
-"""Entry point: builds the typer app from the command modules and turns user errors into one line."""
+"""Entry point: the typer app built from the command modules; user errors become one line."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from indievalue.cli import catalog_cmd, eval_cmd, run_cmd
+from indievalue.cli import catalog_cmd, embed_cmd, eval_cmd, report_cmd, run_cmd, synth_cmd
 from indievalue.errors import IndieValueError
 
 app = typer.Typer(
@@ -21,15 +21,9 @@ app = typer.Typer(
 catalog_cmd.register(app)
 eval_cmd.register(app)
 run_cmd.register(app)
-
-for _optional in ("synth_cmd",):
-    try:
-        _mod = __import__(f"indievalue.cli.{_optional}", fromlist=["register"])
-    except ModuleNotFoundError as _exc:  # a command module not present in this build
-        if _exc.name != f"indievalue.cli.{_optional}":
-            raise
-    else:
-        _mod.register(app)
+report_cmd.register(app)
+embed_cmd.register(app)
+synth_cmd.register(app)
 
 
 def main() -> None:

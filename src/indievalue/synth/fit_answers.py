@@ -164,8 +164,10 @@ def fit_questions(
         "rho_rel": np.ones(n_q), "trad_secular": x[:, 0], "surv_self": x[:, 1],
         # Questions with data for fewer than 3 countries: their global skew is a free knob
         # (direction drawn), since an equal-probability template is flatter than real answers.
-        "uncovered": (np.isfinite(loc_before).sum(axis=0) < 3).astype(np.float64),
-        "skew_sign": rng.choice([-1.0, 1.0], n_q),
+        # Only cells without real data move, so the skew never fights a published share.
+        "uncovered": ((np.isfinite(loc_before).sum(axis=0) < 3)[None, :]
+                      & ~np.isfinite(loc_before)).astype(np.float64),
+        "skew_sign": rng.choice([-1.0, 1.0], n_q)[None, :],
     }
     out.update(demographic_means(x[:, 0], x[:, 1]))
     out.update(_postmaterialist(obs, spec))

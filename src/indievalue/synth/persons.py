@@ -169,8 +169,9 @@ _SPRINKLE = ("Q263", "Q264", "Q265", "Q269", "Q270", "Q271", "Q273", "Q274", "Q2
 def _sprinkle_missing(col: dict[str, np.ndarray], rng: np.random.Generator, n: int) -> None:
     for name in _SPRINKLE:
         hit = rng.random(n) < MISSING_DEMO_RATE
-        col[name] = np.where(hit & (col[name] >= 0), rng.choice([-1, -2], n, p=[0.6, 0.4]),
-                             col[name])
+        # Household size has no "don't know" code in the codebook.
+        neg = np.full(n, -2) if name == "Q270" else rng.choice([-1, -2], n, p=[0.6, 0.4])
+        col[name] = np.where(hit & (col[name] >= 0), neg, col[name])
     # Income is the item people most often refuse; the recode follows the raw answer.
     hit = rng.random(n) < 0.04
     col["Q288"] = np.where(hit, rng.choice([-1, -2], n, p=[0.5, 0.5]), col["Q288"])

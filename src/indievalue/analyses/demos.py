@@ -1,0 +1,153 @@
+"""``indievalue analyze demos``: accuracy against the number of demonstrations, without and
+with demographic statements, and with demographics alone (paper Figures 4 and 10).
+
+Significance follows PROTOCOL §4.4: independent two-sample t-tests (equal variances) between
+per-person accuracies — off vs on at each demonstration count, and each count (off) vs
+demographics only. With zero demonstrations "on" shows exactly what "only" shows, so that
+point is the demographics-only run and is not run twice.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from indievalue.analyses.common import (
+    AnalysisResult,
+    ProgressFactory,
+    Runner,
+    eval_ids_file,
+    open_catalog,
+    person_scores,
+    write_outputs,
+)
+from indievalue.analyses.figures import DemoBox, demo_boxes
+from indievalue.benchmark.episodes import Protocol
+from indievalue.catalog.spec import Form
+from indievalue.catalog.store import Catalog
+from indievalue.report.document import Block, Table, Text
+from indievalue.runs.evaluate import EvalRequest
+
+DEFAULT_DEMOS = (0, 50, 100, 150, 200)
+ONLY = "only"
+
+
+@dataclass(frozen=True)
+class TTest:
+    a: str
+    b: str
+    mean_a: float
+    mean_b: float
+    t: float
+    p: float
+    n_a: int
+    n_b: int
+
+
+def ttest(a_name: str, a: np.ndarray, b_name: str, b: np.ndarray) -> TTest:
+    """scipy's independent two-sample t-test (equal variances); NaN when undefined (fewer than
+    two values in a sample, or no variance at all)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        res = stats.ttest_ind(a, b) if len(a) > 1 and len(b) > 1 else None
+    t = float(res.statistic) if res is not None else math.nan
+    p = float(res.pvalue) if res is not None else math.nan
+    return TTest(a_name, b_name, float(np.mean(a)), float(np.mean(b)), t, p, len(a), len(b))
+
+
+def stars(p: float) -> str:
+    if math.isnan(p):
+        return ""
+    return "***" if p < 0.001 else "**" if p < 0.01 else "*" if p < 0.05 else "n.s."
+
+
+def setting_name(demos: int | None, mode: str) -> str:
+    return "demographics only" if mode == ONLY else f"{demos} demos, demographics {mode}"
+
+
+def demos_analysis(
+    catalog: Catalog | str | Path,
+    predictor: str,
+    out: str | Path,
+    *,
+    options: Mapping[str, Any] | None = None,
+    demos: Sequence[int] = DEFAULT_DEMOS,
+    form: Form = "polar",
+    protocol: Protocol = "A",
+    seed: int = 0,
+    eval_size: int = 800,
+    progress: ProgressFactory | None = None,
+) -> AnalysisResult:
+    """Run the sweep (resuming existing runs) and write demos.png / demos.md / CSVs."""
+    cat = open_catalog(catalog)
+    out = Path(out)
+    runner = Runner(cat, predictor, dict(options or {}), out, progress)
+    ids = eval_ids_file(cat, out, eval_size, seed)
+
+    def request(d: int, mode: str) -> EvalRequest:
+        return EvalRequest(protocol=protocol, demos=d, demo_form=form, probe_form=form,
+                           demographics=mode,  # type: ignore[arg-type]
+                           seed=seed, eval_ids_file=ids)
+
+    dirs: dict[tuple[int | None, str], Path] = {}
+    dirs[(None, ONLY)] = runner.run("demographics-only", request(0, ONLY),
+                                    f"{runner.describe} · demographics only")
+    for d in sorted(demos):
+        for mode in ("off", "on"):
+            if d == 0 and mode == "on":
+                continue
+            dirs[(d, mode)] = runner.run(f"d{d:03d}-{mode}", request(d, mode),
+                                         f"{runner.describe} · {d} demos · demographics {mode}")
+    scores = {key: person_scores(path).to_numpy() for key, path in dirs.items()}
+    only = scores[(None, ONLY)]
+    tests: list[TTest] = []
+    pair_p: dict[int, float] = {}
+    for d in sorted(demos):
+        if d > 0:
+            tests.append(ttest(setting_name(d, "off"), scores[(d, "off")],
+                               setting_name(d, "on"), scores[(d, "on")]))
+            pair_p[d] = tests[-1].p
+        tests.append(ttest(setting_name(d, "off"), scores[(d, "off")],
+                           setting_name(None, ONLY), only))
+
+    rows = []
+    for (count, mode), values in scores.items():
+        rows.append({"setting": setting_name(count, mode), "demos": count or 0,
+                     "demographics": mode, "mean": float(np.mean(values)),
+                     "sd": float(np.std(values, ddof=1)) if len(values) > 1 else math.nan,
+                     "persons": len(values), "run": str(dirs[(count, mode)])})
+    table = pd.DataFrame(rows)
+    test_frame = pd.DataFrame([t.__dict__ for t in tests])
+    boxes = [DemoBox(None, ONLY, only)] + [
+        DemoBox(d, mode, scores[(d, mode)]) for d in sorted(demos) for mode in ("off", "on")
+        if (d, mode) in scores]
+    fig = demo_boxes(boxes, pair_p, title=f"{runner.describe}: accuracy by number of "
+                     f"demonstrations ({form}, protocol {protocol})")
+    blocks: list[Block] = [
+        Table(["setting", "mean accuracy (%)", "sd", "persons"],
+              [[str(r.setting), f"{r.mean:.2f}", f"{r.sd:.2f}", str(r.persons)]
+               for r in table.itertuples()], numeric=[False, True, True, True],
+              csv="demos.csv",
+              caption="Per-person accuracy (mean over the three probe setups)."),
+        Table(["comparison", "means (%)", "t", "p", ""],
+              [[f"{t.a} vs {t.b}", f"{t.mean_a:.2f} vs {t.mean_b:.2f}", f"{t.t:.3f}",
+                f"{t.p:.4f}", stars(t.p)] for t in tests],
+              numeric=[False, True, True, True, False], csv="demos_ttests.csv",
+              caption="Independent two-sample t-tests (equal variances) on per-person "
+              "accuracies. * p<0.05, ** p<0.01, *** p<0.001, n.s. otherwise."),
+        Text(f"Eval set: `{ids.name}` ({len(only)} persons, seed {seed}); runs under "
+             "`runs/`. With 0 demonstrations, demographics on = demographics only."),
+    ]
+    result = write_outputs(out, "demos", "Demonstration count and demographics", fig,
+                           "Per-person accuracy (box: quartiles, whiskers: 1.5 IQR, diamond: "
+                           "mean); stars mark off-vs-on differences with p<0.05.", blocks,
+                           {"demos": table, "demos_ttests": test_frame}, cat.synthetic)
+    return replace(result, runs=list(dirs.values()))

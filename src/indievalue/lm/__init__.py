@@ -1,0 +1,1 @@
+"""What language-model predictors share: prompts, parsing, backends, the response cache."""

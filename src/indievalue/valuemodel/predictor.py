@@ -1,0 +1,154 @@
+"""``value-model``: a small neural model of how the 253 answers hang together.
+
+``fit`` trains on the training pool (or loads a saved model with ``model_dir``); ``predict``
+encodes each episode's demonstrations into a person vector and reads off a calibrated
+probability for every option of every probe. torch is imported on first use only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from indievalue.benchmark.episodes import Episodes
+from indievalue.errors import IndieValueError
+from indievalue.predictors.base import (
+    Predictions,
+    Predictor,
+    TrainingPool,
+    empty_probs,
+    register_predictor,
+)
+from indievalue.valuemodel.options import TRAINING_FIELDS, ValueModelOptions
+
+STREAM_POOL = 11  # the same stream resemble's `pool` uses: equal sizes draw equal persons
+TORCH_HINT = "the value-model predictor needs PyTorch: pip install torch (CPU build is enough)"
+
+
+def require_torch() -> None:
+    try:
+        import torch  # noqa: F401
+    except ModuleNotFoundError:
+        raise IndieValueError(TORCH_HINT) from None
+
+
+def pool_rows(pool: TrainingPool, size: str | int, seed: int) -> np.ndarray:
+    """The pool's rows, or a seeded sample of ``size`` of them (sorted)."""
+    rows = pool.rows
+    if size == "all":
+        return np.sort(rows)
+    n = int(size)
+    if not 1 <= n <= len(rows):
+        raise IndieValueError(f"value-model: pool_size must be 1..{len(rows)} or 'all'")
+    return np.sort(np.random.default_rng([seed, STREAM_POOL]).choice(rows, n, replace=False))
+
+
+@register_predictor("value-model")
+class ValueModelPredictor(Predictor):
+    Options = ValueModelOptions
+    gives_probabilities = True
+    options: ValueModelOptions
+    batch_size = 2048  # episodes per predict call when run by `evaluate`
+
+    def __init__(self, options: ValueModelOptions | None = None, *, seed: int = 0):
+        super().__init__(options, seed=seed)
+        self._model: Any = None
+
+    # -- learning --------------------------------------------------------------------------
+    def fit(self, pool: TrainingPool) -> ValueModelPredictor:
+        require_torch()
+        from indievalue.valuemodel.model import ValueModel
+
+        if self.options.model_dir is not None:
+            model = ValueModel.load(self.options.model_dir)
+            self._check_loaded(model, pool)
+            self._model = model
+        else:
+            self._model = train_model(pool.catalog, pool_rows(pool, self.options.pool_size,
+                                                              self.seed),
+                                      self.options, self.seed)
+        return self
+
+    def _check_loaded(self, model: Any, pool: TrainingPool) -> None:
+        from indievalue.valuemodel.layout import Layout
+
+        where = self.options.model_dir
+        if not model.layout.same_as(Layout.from_spec(pool.catalog.spec)):
+            raise IndieValueError(f"{where}: trained on a catalog with other questions or "
+                                  "options than this one")
+        seen = np.isin(model.person_ids, pool.person_ids)
+        if not seen.all():
+            raise IndieValueError(
+                f"{where}: the model learned from {int((~seen).sum())} person(s) outside this "
+                "run's training pool (evaluation persons?); train it with the same --seed and "
+                "--eval-size as the run")
+        saved = model.options.model_dump()
+        for name in sorted(self.options.model_fields_set & set(TRAINING_FIELDS)):
+            if getattr(self.options, name) != saved[name]:
+                raise IndieValueError(f"value-model: option {name}={getattr(self.options, name)}"
+                                      f" differs from the loaded model's {saved[name]}")
+
+    # -- answering -------------------------------------------------------------------------
+    def predict(self, episodes: Episodes) -> Predictions:
+        if self._model is None:
+            raise IndieValueError("value-model: call fit() before predict()")
+        model = self._model
+        n_q = episodes.visible.shape[1]
+        if self.options.context == "visible":
+            qidx = np.broadcast_to(np.arange(n_q, dtype=np.int64), episodes.visible.shape)
+            answers = episodes.visible
+        else:
+            qidx, answers = episodes.demo_qidx, episodes.demo_answers
+        p = model.probe_probs(episodes.demo_form, qidx, answers, episodes.probe_form,
+                              episodes.probe_qidx)
+        probs = empty_probs(episodes)
+        k = min(probs.shape[-1], p.shape[-1])
+        inside = np.arange(probs.shape[-1])[None, None, :] < episodes.n_options[..., None]
+        filled = np.zeros(probs.shape, dtype=np.float64)
+        filled[..., :k] = p[..., :k]
+        probs[inside] = filled[inside].astype(np.float32)
+        choices = np.where(inside, filled, -1.0).argmax(axis=-1)
+        return Predictions(choices.astype(np.int64), probs)
+
+    # -- the fitted model ------------------------------------------------------------------
+    @property
+    def model(self) -> Any:
+        """The fitted :class:`~indievalue.valuemodel.model.ValueModel` (None before fit)."""
+        return self._model
+
+    def save(self, directory: str, overwrite: bool = False) -> None:
+        if self._model is None:
+            raise IndieValueError("value-model: nothing to save before fit()")
+        self._model.save(directory, overwrite=overwrite)
+
+    @classmethod
+    def load(cls, directory: str, **options: Any) -> ValueModelPredictor:
+        """A predictor wrapping a saved model (no training pool needed to predict)."""
+        require_torch()
+        from indievalue.valuemodel.model import ValueModel
+
+        pred = cls(ValueModelOptions(model_dir=str(directory), **options))
+        pred._model = ValueModel.load(directory)
+        return pred
+
+
+def train_model(catalog: Any, rows: np.ndarray, options: ValueModelOptions, seed: int,
+                progress: bool = True) -> Any:
+    """Train a :class:`ValueModel` on catalog ``rows`` (progress on stderr)."""
+    require_torch()
+    from indievalue.valuemodel.layout import Layout
+    from indievalue.valuemodel.model import ValueModel
+    from indievalue.valuemodel.training import train
+
+    console = None
+    if progress:
+        from indievalue.cli.console import err
+
+        console = err
+    layout = Layout.from_spec(catalog.spec)
+    net, report = train(layout, catalog.polar[rows], catalog.refined[rows], options, seed,
+                        console)
+    info = {"catalog": str(catalog.path), "catalog_hash": catalog.content_hash,
+            "synthetic": catalog.synthetic, "train": report.to_dict()}
+    return ValueModel(net, layout, options, seed, catalog.person_ids[rows], info)

@@ -1,0 +1,272 @@
+"""Training the value model on a pool of persons (CPU torch, deterministic by seed).
+
+Every step takes a batch of persons, hides all but a random subset of each person's valid
+answers (the demonstrations, shown in polar or refined form at random), and scores the model's
+log probability of every hidden answer in both forms. A held-out slice of the pool gives the
+progress readout and the softmax temperatures.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from indievalue.valuemodel.layout import Layout
+from indievalue.valuemodel.network import ValueNet
+from indievalue.valuemodel.options import ValueModelOptions
+
+STREAM_VAL = 21
+STREAM_TRAIN = 22
+STREAM_INIT = 23
+STREAM_CHECK = 24
+MIN_DEMOS_UNIFORM = 50
+VAL_SHARE = 0.03
+VAL_MAX = 2_000
+VAL_MIN = 20  # fewer held-out persons than this: no calibration, no readout
+CHECK_DEMOS = 200
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    """What a training run did (saved next to the weights)."""
+
+    epochs: int
+    steps: int
+    seconds: float
+    n_train: int
+    n_val: int
+    threads: int
+    t_refined: float
+    t_polar: float
+    val: dict[str, float]  # held-out metrics at d = 200 polar demos, after calibration
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def auto_epochs(n_persons: int) -> int:
+    """About 2.5 M person-draws, 4 to 60 passes; each pass draws fresh demonstration subsets,
+    so repeated passes over a small pool still see new inputs."""
+    return int(min(60, max(4, round(2_500_000 / max(n_persons, 1)))))
+
+
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[int]:
+    """Use ``n`` CPU threads inside the block (0 = leave torch's setting), then restore."""
+    before = torch.get_num_threads()
+    if n > 0:
+        torch.set_num_threads(n)
+    try:
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(before)
+
+
+@dataclass(frozen=True)
+class Batch:
+    tokens: torch.Tensor  # flat token ids of every bag
+    offsets: torch.Tensor  # (B,) start of each bag in ``tokens``
+    counts: torch.Tensor  # (B,) demonstrations per person
+    target: torch.Tensor  # (B, Q) bool: hidden valid answers to score
+    polar: torch.Tensor  # (B, Q) int64 labels (-1 missing)
+    refined: torch.Tensor
+
+
+class Sampler:
+    """Draws demonstration subsets for persons of a pool (all randomness from ``g``)."""
+
+    def __init__(self, layout: Layout, polar: np.ndarray, refined: np.ndarray, max_demos: int):
+        self.polar = torch.as_tensor(polar)
+        self.refined = torch.as_tensor(refined)
+        self.off_p = torch.as_tensor(layout.offsets("polar"))
+        self.off_r = torch.as_tensor(layout.offsets("refined"))
+        self.max_demos = max_demos
+
+    def counts(self, n_valid: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+        """Half uniform in 50..max, half log-uniform in 1..max; always leaves one to predict."""
+        b = len(n_valid)
+        top = self.max_demos
+        low = min(MIN_DEMOS_UNIFORM, top)
+        uni = low + torch.floor(torch.rand(b, generator=g) * (top - low + 1))
+        logu = torch.floor(torch.exp(torch.rand(b, generator=g) * math.log(top + 1)))
+        pick = torch.rand(b, generator=g) < 0.5
+        d = torch.where(pick, uni, logu).long()
+        return torch.minimum(d, (n_valid - 1).clamp(min=0))
+
+    def batch(self, rows: torch.Tensor, g: torch.Generator, d: torch.Tensor | None = None,
+              refined_demos: torch.Tensor | None = None) -> Batch:
+        p = self.polar[rows].long()
+        r = self.refined[rows].long()
+        valid = p >= 0
+        if d is None:
+            d = self.counts(valid.sum(1), g)
+        # A uniform subset of size d of the valid answers: sort random keys (invalid last)
+        # and keep the first d positions.
+        scores = torch.rand(p.shape, generator=g)
+        scores[~valid] = 2.0
+        order = scores.argsort(dim=1)
+        first = torch.arange(p.shape[1])[None, :] < d[:, None]
+        demo = torch.zeros_like(valid).scatter_(1, order, first) & valid
+        if refined_demos is None:
+            refined_demos = torch.rand(len(rows), generator=g) < 0.5
+        tok = torch.where(refined_demos[:, None], self.off_r + r, self.off_p + p)
+        counts = demo.sum(1)
+        offsets = torch.cumsum(counts, 0) - counts
+        return Batch(tok[demo], offsets, counts, valid & ~demo, p, r)
+
+
+def batch_loss(net: ValueNet, b: Batch, polar_weight: float) -> torch.Tensor:
+    z = net.encode(b.tokens, b.offsets, b.counts)
+    lr, lp = net.log_probs(z, calibrated=False)
+    nll_r = -lr.gather(-1, b.refined.clamp(min=0)[..., None])[..., 0]
+    nll_p = -lp.gather(-1, b.polar.clamp(min=0)[..., None])[..., 0]
+    per = torch.where(b.target, nll_r + polar_weight * nll_p, 0.0)
+    return per.sum() / b.target.sum().clamp(min=1)
+
+
+def train(layout: Layout, polar: np.ndarray, refined: np.ndarray, options: ValueModelOptions,
+          seed: int, console: Console | None = None) -> tuple[ValueNet, TrainReport]:
+    """Fit a model on the persons of ``polar`` / ``refined`` (rows = persons)."""
+    n = len(polar)
+    rng = np.random.default_rng([seed, STREAM_VAL])
+    n_val = min(VAL_MAX, int(round(VAL_SHARE * n)))
+    n_val = n_val if n_val >= VAL_MIN and n - n_val >= 1 else 0
+    perm = rng.permutation(n)
+    val_rows, train_rows = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+    opts = options
+    epochs = auto_epochs(len(train_rows)) if opts.epochs == "auto" else int(opts.epochs)
+    bs = min(opts.batch_size, len(train_rows))
+    per_epoch = math.ceil(len(train_rows) / bs)
+    steps = epochs * per_epoch
+    with torch_threads(opts.threads) as threads:
+        start = time.perf_counter()
+        net = ValueNet(layout, opts.dim, opts.hidden,
+                       torch.Generator().manual_seed(_seed(seed, STREAM_INIT)))
+        train_s = Sampler(layout, polar[train_rows], refined[train_rows], opts.max_demos)
+        val_s = Sampler(layout, polar[val_rows], refined[val_rows], opts.max_demos)
+        optim = torch.optim.AdamW(net.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
+        warm = max(1, steps // 30)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            optim, lambda s: min(1.0, (s + 1) / warm)
+            * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))))
+        g = torch.Generator().manual_seed(_seed(seed, STREAM_TRAIN))
+        check = _fixed_check(val_s, seed) if n_val else None
+        readout = "-"
+        with _progress(console) as bar:
+            task = bar.add_task("training value model", total=steps, info="") if bar else None
+            for epoch in range(epochs):
+                order = torch.randperm(len(train_rows), generator=g)
+                net.train()
+                running = 0.0
+                for i in range(per_epoch):
+                    rows = order[i * bs : (i + 1) * bs]
+                    loss = batch_loss(net, train_s.batch(rows, g), opts.polar_weight)
+                    optim.zero_grad(set_to_none=True)
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
+                    optim.step()
+                    sched.step()
+                    running += float(loss.detach())
+                    if bar is not None and task is not None:
+                        bar.update(task, advance=1, info=f"epoch {epoch + 1}/{epochs} "
+                                   f"loss {running / (i + 1):.4f} {readout}")
+                if check is not None:
+                    m = _check_metrics(net, check, calibrated=False)
+                    readout = f"held-out polar acc {100 * m['polar_acc']:.2f}"
+        net.eval()
+        if n_val and opts.calibrate:
+            _fit_temperatures(net, val_s, seed)
+        val = _check_metrics(net, check, calibrated=True) if check is not None else {}
+        seconds = time.perf_counter() - start
+    report = TrainReport(epochs, steps, round(seconds, 2), len(train_rows), n_val, threads,
+                         float(net.t_refined), float(net.t_polar), val)
+    return net, report
+
+
+def _seed(seed: int, stream: int) -> int:
+    return int(np.random.default_rng([seed, stream]).integers(0, 2**62))
+
+
+@contextlib.contextmanager
+def _progress(console: Console | None) -> Iterator[Progress | None]:
+    if console is None:
+        yield None
+        return
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=console, transient=False) as bar:
+        yield bar
+
+
+def _fixed_check(s: Sampler, seed: int) -> Batch:
+    """Held-out persons with a fixed draw of 200 polar demonstrations (the main setting)."""
+    g = torch.Generator().manual_seed(_seed(seed, STREAM_CHECK))
+    rows = torch.arange(len(s.polar))
+    n_valid = (s.polar >= 0).sum(1).long()
+    d = torch.minimum(torch.full_like(n_valid, CHECK_DEMOS), (n_valid - 1).clamp(min=0))
+    return s.batch(rows, g, d=d, refined_demos=torch.zeros(len(rows), dtype=torch.bool))
+
+
+@torch.no_grad()
+def _check_metrics(net: ValueNet, b: Batch, calibrated: bool) -> dict[str, float]:
+    net.eval()
+    z = net.encode(b.tokens, b.offsets, b.counts)
+    lr, lp = net.log_probs(z, calibrated=calibrated)
+    net.train()
+    t = b.target
+    out: dict[str, float] = {}
+    for name, logp, labels in (("polar", lp, b.polar), ("refined", lr, b.refined)):
+        lab = labels.clamp(min=0)[..., None]
+        out[f"{name}_acc"] = float((logp.argmax(-1) == labels)[t].float().mean())
+        out[f"{name}_log_loss"] = float(-logp.gather(-1, lab)[..., 0][t].mean())
+    return out
+
+
+@torch.no_grad()
+def _fit_temperatures(net: ValueNet, s: Sampler, seed: int) -> None:
+    """One temperature for the refined softmax, then one for the polar sums, each minimising
+    the held-out log loss over demonstration subsets drawn as in training."""
+    from scipy.optimize import minimize_scalar
+
+    g = torch.Generator().manual_seed(_seed(seed, STREAM_CHECK + 1))
+    rows = torch.arange(len(s.polar)).repeat(2)
+    b = s.batch(rows, g)
+    z = net.encode(b.tokens, b.offsets, b.counts)
+    logits = net.logits(z).double()
+    t = b.target
+    lab_r = b.refined.clamp(min=0)[..., None]
+    lab_p = b.polar.clamp(min=0)[..., None]
+
+    def nll_refined(log_t: float) -> float:
+        lr = torch.log_softmax(logits / math.exp(log_t), dim=-1)
+        return float(-lr.gather(-1, lab_r)[..., 0][t].mean())
+
+    t_r = math.exp(minimize_scalar(nll_refined, bounds=(-2.0, 2.0), method="bounded").x)
+    lr = torch.log_softmax(logits / t_r, dim=-1)
+    from indievalue.valuemodel.network import polar_from_refined
+
+    lp0 = polar_from_refined(lr, net.polar_groups.double(), net.polar_valid)
+
+    def nll_polar(log_t: float) -> float:
+        lp = torch.log_softmax(lp0 / math.exp(log_t), dim=-1)
+        return float(-lp.gather(-1, lab_p)[..., 0][t].mean())
+
+    t_p = math.exp(minimize_scalar(nll_polar, bounds=(-2.0, 2.0), method="bounded").x)
+    net.t_refined.fill_(t_r)
+    net.t_polar.fill_(t_p)

@@ -1,0 +1,279 @@
+"""The conformance suite every registered predictor passes (STYLE habit 3).
+
+Parametrized over ``available_predictors()``: a new predictor gets these checks for free. A
+predictor restricted to synthetic catalogs is skipped on a real one, and one whose optional
+dependencies are missing is skipped with the one-line install hint it raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, get_origin
+
+import numpy as np
+import pytest
+
+from _bench_data import BenchData, altered_copy, bench_data
+from indievalue.benchmark.episodes import Episodes, EpisodeSet, build_episodes
+from indievalue.benchmark.evalset import select_eval_set, training_rows
+from indievalue.benchmark.setups import ProbeSetup, probe_setups
+from indievalue.catalog.store import Catalog
+from indievalue.errors import IndieValueError
+from indievalue.predictors import (
+    Predictions,
+    Predictor,
+    TrainingPool,
+    available_predictors,
+    get_predictor,
+    make_predictor,
+)
+from indievalue.runs.spec import RunSpec
+
+NAMES = available_predictors()
+SEED = 5
+
+
+@dataclass(frozen=True)
+class World:
+    path: Any
+    cat: Catalog
+    ids: np.ndarray
+    rows: np.ndarray
+    setups: list[ProbeSetup]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> World:
+    bench: BenchData = bench_data(tmp_path_factory)
+    cat = Catalog.load(bench.catalog)
+    ids = select_eval_set(cat, 12, seed=0).person_ids
+    return World(bench.catalog, cat, ids, training_rows(cat, ids), probe_setups(cat.spec))
+
+
+def _needs_extra(exc: Exception) -> bool:
+    text = str(exc)
+    return "pip install" in text or "extra" in text
+
+
+def fitted(name: str, cat: Catalog, rows: np.ndarray, seed: int = SEED,
+           options: dict[str, Any] | None = None) -> Predictor:
+    """Construct and fit ``name``, skipping where this environment cannot run it."""
+    cls = get_predictor(name)
+    if "synthetic" in cls.requires and not cat.synthetic:
+        pytest.skip(f"{name} runs on synthetic catalogs only")
+    try:
+        return make_predictor(name, options, seed=seed).fit(TrainingPool(cat, rows))
+    except IndieValueError as exc:
+        if _needs_extra(exc):
+            pytest.skip(f"{name}: {exc}")
+        raise
+
+
+def predict(pred: Predictor, eps: Episodes) -> Predictions:
+    try:
+        return pred.predict(eps)
+    except IndieValueError as exc:
+        if _needs_extra(exc):
+            pytest.skip(f"{pred.name}: {exc}")
+        raise
+
+
+def episodes(w: World, cat: Catalog | None = None, protocol: str = "A", setup: int = 0,
+             n: int | None = None, form: str = "polar", demo_form: str | None = None,
+             demographics: str = "off") -> EpisodeSet:
+    ids = w.ids if n is None else w.ids[:n]
+    return build_episodes(cat or w.cat, ids, w.setups[setup], protocol=protocol,  # type: ignore[arg-type]
+                          demos=200, demo_form=demo_form or form,  # type: ignore[arg-type]
+                          probe_form=form, demographics=demographics,  # type: ignore[arg-type]
+                          seed=SEED)
+
+
+def assert_same(a: Predictions, b: Predictions) -> None:
+    np.testing.assert_array_equal(a.choices, b.choices)
+    if a.probs is not None or b.probs is not None:
+        assert a.probs is not None and b.probs is not None
+        np.testing.assert_array_equal(a.probs, b.probs)
+    if a.status is not None or b.status is not None:
+        np.testing.assert_array_equal(
+            a.status if a.status is not None else np.full(a.choices.shape, "ok"),
+            b.status if b.status is not None else np.full(b.choices.shape, "ok"))
+    for key in set(a.probe_extras or {}) | set(b.probe_extras or {}):
+        np.testing.assert_array_equal((a.probe_extras or {})[key], (b.probe_extras or {})[key])
+
+
+def check_answers(eps: Episodes, preds: Predictions, gives_probabilities: bool) -> None:
+    shape = eps.probe_qidx.shape
+    assert preds.choices.shape == shape
+    n_opt = eps.n_options
+    status = preds.status if preds.status is not None else np.full(shape, "ok")
+    assert status.shape == shape
+    assert set(np.unique(status).tolist()) <= {"ok", "parse_failure", "error"}
+    ok = status == "ok"
+    assert ((preds.choices >= 0) & (preds.choices < n_opt))[ok].all()
+    # -1 only with a non-ok status; never an out-of-range index
+    bad = ~((preds.choices >= 0) & (preds.choices < n_opt))
+    assert (preds.choices[bad] == -1).all() and not ok[bad].any()
+    if preds.extras is not None:
+        assert len(preds.extras) == len(eps)
+    for key, arr in (preds.probe_extras or {}).items():
+        assert np.asarray(arr).shape[:2] == shape, key
+    if gives_probabilities:
+        assert preds.probs is not None
+    if preds.probs is None:
+        return
+    probs = preds.probs
+    assert probs.ndim == 3 and probs.shape[:2] == shape
+    assert probs.shape[2] == int(eps.spec.option_counts(eps.probe_form).max())
+    inside = np.arange(probs.shape[2])[None, None, :] < n_opt[..., None]
+    assert np.isfinite(probs[inside]).all()
+    assert (probs[inside] >= 0).all() and (probs[inside] <= 1 + 1e-6).all()
+    assert np.isnan(probs[~inside]).all()
+    sums = np.where(inside, probs, 0.0).sum(axis=-1)
+    np.testing.assert_allclose(sums[ok], 1.0, atol=1e-5)
+
+
+# -- one answer per probe, valid options ----------------------------------------------------
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize(("protocol", "demo_form", "form"),
+                         [("A", "polar", "polar"), ("A", "refined", "refined"),
+                          ("A", "refined", "polar"), ("B", "polar", "refined")])
+def test_one_valid_answer_per_probe(world: World, name: str, protocol: str, demo_form: str,
+                                    form: str) -> None:
+    pred = fitted(name, world.cat, world.rows)
+    for setup in (0, 2):
+        es = episodes(world, protocol=protocol, setup=setup, n=4 if protocol == "B" else None,
+                      form=form, demo_form=demo_form)
+        check_answers(es.episodes, predict(pred, es.episodes), type(pred).gives_probabilities)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("demographics", ["on", "only"])
+def test_runs_with_demographics(world: World, name: str, demographics: str) -> None:
+    pred = fitted(name, world.cat, world.rows)
+    es = episodes(world, demographics=demographics)
+    check_answers(es.episodes, predict(pred, es.episodes), type(pred).gives_probabilities)
+
+
+# -- determinism ----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", NAMES)
+def test_same_seed_same_answers(world: World, name: str) -> None:
+    es = episodes(world, protocol="B", n=3)
+    a = predict(fitted(name, world.cat, world.rows, seed=SEED), es.episodes)
+    b = predict(fitted(name, world.cat, world.rows, seed=SEED), es.episodes)
+    assert_same(a, b)
+    pred = fitted(name, world.cat, world.rows, seed=SEED)
+    assert_same(predict(pred, es.episodes), predict(pred, es.episodes))  # no hidden state
+
+
+# -- the run spec round-trips ---------------------------------------------------------------
+
+ROUND_TRIP_OPTIONS: dict[str, list[dict[str, Any]]] = {
+    "resemble": [{"top_k": 3, "pool": 100, "context": "demos", "sweep": 5},
+                 {"top_k": 24, "pool": "all", "sweep": 0}],
+}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_options_round_trip_through_run_spec(world: World, name: str) -> None:
+    for options in [None, *ROUND_TRIP_OPTIONS.get(name, [])]:
+        pred = make_predictor(name, options, seed=SEED)
+        spec = RunSpec(
+            catalog="cat", catalog_hash="h", synthetic=True, eval_ids_sha256="x", n_persons=1,
+            setups=[list(s.qids) for s in world.setups], protocol="A", demos=200,
+            demo_form="polar", probe_form="polar", demographics="off", predictor=pred.name,
+            predictor_options=pred.options.model_dump(mode="json"), seed=SEED)
+        back = RunSpec.model_validate_json(spec.model_dump_json())
+        assert back == spec
+        again = make_predictor(back.predictor, back.predictor_options, seed=back.seed)
+        assert type(again) is type(pred)
+        assert again.options == pred.options
+        assert again.describe() == pred.describe()
+
+
+# -- the predictor cannot read gold ---------------------------------------------------------
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("form", ["polar", "refined"])
+def test_cannot_read_gold_protocol_a(world: World, name: str, form: str) -> None:
+    """Change the eval persons' answers to every probe of the setup (all matrices): the
+    episodes a predictor receives are unchanged, and so must be its answers."""
+    setup = world.setups[1]
+    probes = np.array([world.cat.spec.index(q) for q in setup.qids])
+    altered = altered_copy(world.path, world.cat.rows(world.ids), probes)
+    es = episodes(world, setup=1, form=form)
+    es2 = episodes(world, cat=altered, setup=1, form=form)
+    assert (es.gold != es2.gold).all()  # the gold did change
+    np.testing.assert_array_equal(es.episodes.visible, es2.episodes.visible)
+    np.testing.assert_array_equal(es.episodes.demo_qidx, es2.episodes.demo_qidx)
+    a = predict(fitted(name, world.cat, world.rows), es.episodes)
+    b = predict(fitted(name, altered, world.rows), es2.episodes)
+    assert_same(a, b)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_cannot_read_gold_protocol_b(world: World, name: str) -> None:
+    """Protocol B may show other probes, so change only one probe question and compare the
+    episodes that ask it."""
+    setup = world.setups[0]
+    q = world.cat.spec.index(setup.qids[7])
+    altered = altered_copy(world.path, world.cat.rows(world.ids), np.array([q]))
+    es = episodes(world, protocol="B", n=6)
+    es2 = episodes(world, cat=altered, protocol="B", n=6)
+    rows = np.flatnonzero(es.episodes.probe_qidx[:, 0] == q)
+    assert len(rows) == 6
+    assert (es.gold[rows] != es2.gold[rows]).all()
+    a = predict(fitted(name, world.cat, world.rows), es.episodes.subset(rows))
+    b = predict(fitted(name, altered, world.rows), es2.episodes.subset(rows))
+    assert_same(a, b)
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("protocol", ["A", "B"])
+def test_batch_independence(world: World, name: str, protocol: str) -> None:
+    """Predicting each episode alone gives what predicting the whole batch gives."""
+    es = episodes(world, protocol=protocol, n=6 if protocol == "A" else 2)
+    eps = es.episodes
+    rows = np.arange(len(eps)) if protocol == "A" else np.arange(0, len(eps), 5)
+    pred = fitted(name, world.cat, world.rows)
+    batch = predict(pred, eps.subset(rows))
+    for i, r in enumerate(rows):
+        alone = predict(pred, eps.subset(np.array([r])))
+        np.testing.assert_array_equal(alone.choices[0], batch.choices[i])
+        if batch.probs is not None:
+            assert alone.probs is not None
+            np.testing.assert_array_equal(alone.probs[0], batch.probs[i])
+        for key, arr in (batch.probe_extras or {}).items():
+            np.testing.assert_array_equal((alone.probe_extras or {})[key][0], arr[i])
+    # reversing the batch order only reorders the answers
+    rev = predict(pred, eps.subset(rows[::-1]))
+    np.testing.assert_array_equal(rev.choices[::-1], batch.choices)
+
+
+# -- typed options --------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", NAMES)
+def test_unknown_option_is_named(name: str) -> None:
+    with pytest.raises(IndieValueError, match=rf"predictor {name}: option no_such_option"):
+        make_predictor(name, {"no_such_option": 1})
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_wrong_option_type_is_named(name: str) -> None:
+    cls = get_predictor(name)
+    assert cls.Options.model_config.get("extra") == "forbid"
+    assert cls.Options.model_config.get("frozen") is True
+    for field, info in cls.Options.model_fields.items():
+        if info.annotation in (Any, object, dict) or get_origin(info.annotation) is dict:
+            continue
+        with pytest.raises(IndieValueError, match=rf"option {field}\b"):
+            make_predictor(name, {field: {"not": ["a", "valid", "value"]}})
+
+
+def test_registered_names_resolve() -> None:
+    assert {"random", "majority", "resemble"} <= set(NAMES)
+    for name in NAMES:
+        assert get_predictor(name).name == name
+    with pytest.raises(IndieValueError, match=r"unknown predictor 'nope'; available: .*random"):
+        get_predictor("nope")
