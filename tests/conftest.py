@@ -33,7 +33,8 @@ MISSING_CODES = (-1, -2, -3, -4, -5)
 REAL_VERSION = "5-0-0 (2022-12-14)"
 SYNTHETIC_VERSION = "SYNTHETIC test data (indievalue tests)"
 # Columns of the official file that the catalog does not read (excluded questions, weights).
-EXTRA_COLUMNS = ("A_YEAR", "W_WEIGHT", "Q82", "Q223", "Q288")
+EXTRA_QUESTIONS = ("Q82", "Q223", "Q288")
+EXTRA_COLUMNS = ("A_YEAR", "W_WEIGHT", *EXTRA_QUESTIONS)
 
 _DEFAULT_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "wvs7"
 REFERENCE_DIR = Path(os.environ.get("INDIEVALUE_REFERENCE_DIR", _DEFAULT_REFERENCE))
@@ -80,7 +81,7 @@ def make_wvs_frame(
     }
     for q in spec.questions:
         cols[q.qid] = codes(sorted(q.valid_codes))
-    for extra in ("Q82", "Q223", "Q288"):
+    for extra in EXTRA_QUESTIONS:
         cols[extra] = rng.integers(1, 11, size=n)
     for column in spec.demographic_columns:
         if column != "B_COUNTRY":
@@ -195,7 +196,8 @@ def spec() -> StatementSpec:
 
 @pytest.fixture(scope="session")
 def reference_dir() -> Path:
-    """The reference implementation's JSONL metadata (skips when this checkout lacks it)."""
+    """The reference implementation's JSONL metadata: ``$INDIEVALUE_REFERENCE_DIR``, else
+    ``shared/reference/wvs7`` beside the checkout. Skips when absent (it is not shipped)."""
     if not (REFERENCE_DIR / "statements_meta_data.jsonl").is_file():
         pytest.skip(f"reference metadata not present at {REFERENCE_DIR}")
     return REFERENCE_DIR

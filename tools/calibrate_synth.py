@@ -43,15 +43,18 @@ PAPER = {  # Table 18 (polar / refined), real data, 800 persons x 3 setups x 39 
 
 
 def assemble(base: dict[str, np.ndarray], scalars: dict[str, float]) -> SynthParams:
-    """Apply the structural knobs (communality, IW weight) to the fitted base arrays."""
+    """Apply the structural knobs (communality, IW weight, person heterogeneity, skew of
+    questions without data) to the fitted base arrays."""
     arrays = dict(base)
     slopes = base["slopes"]
     kappa = scalars["iw_weight"]
     raw = np.column_stack([kappa * slopes[:, 0], kappa * slopes[:, 1],
                            np.full(len(slopes), 1.0)])
     arrays["w"] = raw / np.linalg.norm(raw, axis=1, keepdims=True)
-    arrays["rho"] = np.clip(scalars["rho"] * base["rho_rel"], 0.02, 0.95)
+    arrays["rho"] = np.clip(scalars["rho"] * base["rho_rel"], 0.02, 0.99)
     arrays["loc"] = base["loc"] + scalars["skew"] * (base["uncovered"] * base["skew_sign"])
+    arrays["structure_levels"] = np.array([scalars["g_low"], 1.0])
+    arrays["structure_p"] = np.array([scalars["p_low"], 1.0 - scalars["p_low"]])
     return SynthParams(arrays=arrays, scalars=dict(scalars))
 
 
@@ -63,13 +66,17 @@ def score(b: Baselines) -> float:
     return err
 
 
-KNOBS = ("rho", "iw_weight", "skew")
-STEPS = {"rho": 0.1, "iw_weight": 0.5, "skew": 0.3}
+KNOBS = ("rho", "iw_weight", "g_low", "p_low", "skew")
+STEPS = {"rho": 0.02, "iw_weight": 3.0, "g_low": 0.05, "p_low": 0.06, "skew": 0.3}
+BOUNDS = {"rho": (0.02, 0.99), "iw_weight": (0.0, 100.0), "g_low": (0.0, 1.0),
+          "p_low": (0.0, 1.0), "skew": (0.0, 3.0)}
+SEARCHED = ("p_low", "iw_weight", "g_low", "skew")  # rho stays at START (answers ~deterministic)
+START = {"rho": 0.95, "iw_weight": 12.0, "g_low": 0.2, "p_low": 0.62, "skew": 1.0}
 
 
 def search(base: dict[str, np.ndarray], scalars: dict[str, float], n: int, seed: int,
-           log: list[str]) -> dict[str, float]:
-    """Coordinate search over communality and IW weight against the Resemble targets."""
+           log: list[str], rounds: int = 2) -> dict[str, float]:
+    """Coordinate search over the structural knobs against the six baseline targets."""
     spec = builtin_spec()
     best = dict(scalars)
     cache: dict[tuple[float, ...], float] = {}
@@ -79,18 +86,20 @@ def search(base: dict[str, np.ndarray], scalars: dict[str, float], n: int, seed:
         if k not in cache:
             b = baselines(generate_population(n, seed, assemble(base, s)), spec, seed=seed)
             cache[k] = score(b)
-            log.append(f"rho={k[0]:.3f} iw={k[1]:.3f} skew={k[2]:.3f} -> maj {_fmt(b.majority)} "
-                       f"top1 {_fmt(b.top1)} top24 {_fmt(b.topn)} err={cache[k]:.2f}")
+            knobs = " ".join(f"{x}={v:.3f}" for x, v in zip(KNOBS, k, strict=True))
+            log.append(f"{knobs} -> maj {_fmt(b.majority)} top1 {_fmt(b.top1)} "
+                       f"top24 {_fmt(b.topn)} err={cache[k]:.2f}")
             print(log[-1], flush=True)
         return cache[k]
 
     step = dict(STEPS)
-    for _ in range(3):
-        for key in KNOBS:
+    for _ in range(rounds):
+        for key in SEARCHED:
             for direction in (1, -1):
                 while True:
                     cand = dict(best)
-                    cand[key] = max(0.02, best[key] + direction * step[key])
+                    lo, hi = BOUNDS[key]
+                    cand[key] = min(hi, max(lo, best[key] + direction * step[key]))
                     if run(cand) < run(best):
                         best = cand
                     else:
@@ -150,7 +159,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--ref", type=Path, default=Path("/work/shared/reference"))
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--search-n", type=int, default=40_000)
+    ap.add_argument("--search-n", type=int, default=97_112)
+    ap.add_argument("--rounds", type=int, default=1, help="coordinate-search rounds")
     ap.add_argument("--report-n", type=int, default=97_112)
     ap.add_argument("--no-search", action="store_true",
                     help="keep the structural knobs from the shipped params.json")
@@ -165,8 +175,7 @@ def main() -> None:
     countries = build_countries(agg, ROOT / "src" / "indievalue" / "catalog" / "data" / "maps")
     base = dict(countries)
     base.update(fit_questions(agg, spec, countries, rng))
-    scalars: dict[str, float] = {"rho": 0.55, "iw_weight": 1.5, "skew": 0.4,
-                                 "demo_weight_t": 0.6, "demo_weight_s": 0.6}
+    scalars: dict[str, float] = {**START, "demo_weight_t": 0.6, "demo_weight_s": 0.6}
     old = DATA_DIR / "params.json"
     if args.no_search and old.exists():
         scalars.update({k: v for k, v in json.loads(old.read_text()).items()
@@ -176,7 +185,7 @@ def main() -> None:
     base.update(miss)
     log: list[str] = []
     if not args.no_search:
-        scalars = search(base, scalars, args.search_n, args.seed, log)
+        scalars = search(base, scalars, args.search_n, args.seed, log, args.rounds)
     params = assemble(base, scalars)
     arrays = dict(params.arrays)
     for extra in ("slopes", "rho_rel", "uncovered", "skew_sign"):

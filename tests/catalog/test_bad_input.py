@@ -4,6 +4,7 @@ nothing left on disk. Hypothesis feeds random and mutated files to the reader an
 from __future__ import annotations
 
 import codecs
+import re
 import struct
 import subprocess
 import tempfile
@@ -13,10 +14,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import CliResult, indievalue_command, leftovers, make_wvs_frame, write_wvs
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import CliResult, indievalue_command, leftovers, make_wvs_frame, write_wvs
 from indievalue.catalog.build import build_catalog
 from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError, WVSFormatError
@@ -149,7 +150,8 @@ def test_build_rejects(tmp_path: Path, case: str) -> None:
     with pytest.raises(WVSFormatError, match=message):
         build_catalog(path, out)
     assert not out.exists()
-    assert leftovers(tmp_path / "out") == [] if (tmp_path / "out").exists() else True
+    if out.parent.exists():
+        assert leftovers(out.parent) == []
     assert leftovers(tmp_path) == []
 
 
@@ -163,11 +165,11 @@ def test_cli_reports_one_line(tmp_path: Path, case: str,
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     assert "Traceback" not in result.stderr + result.stdout
-    assert pd.Series(lines).str.contains(message).all()
+    assert re.search(message, lines[0]), lines[0]
     assert not out.exists() and leftovers(tmp_path) == []
 
 
-@pytest.mark.parametrize("case", ["missing file", "png renamed csv", "utf-16", "missing columns"])
+@pytest.mark.parametrize("case", ["png renamed csv", "missing columns"])
 def test_installed_command_reports_one_line(tmp_path: Path, case: str) -> None:
     path, _ = _make(case, tmp_path)
     out = tmp_path / "cat"
@@ -210,7 +212,7 @@ def _build_or_reject(data: bytes, suffix: str) -> None:
         assert leftovers(parent) == []
 
 
-FUZZ = settings(max_examples=40, deadline=None,
+FUZZ = settings(max_examples=25, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow])
 
 
@@ -289,7 +291,7 @@ def test_stray_bytes_before_the_header(tmp_path: Path, prefix: bytes) -> None:
         assert report.persons == 4
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(cells=st.lists(
     st.tuples(st.integers(0, 3),
               st.sampled_from(["D_INTERVIEW", "Q1", "Q94", "Q260", "B_COUNTRY", "Q290"]),

@@ -13,10 +13,11 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import leftovers, make_wvs_frame, write_reference_jsonl, write_wvs
 
 import indievalue.catalog.build as build_mod
+from conftest import leftovers, make_wvs_frame, write_reference_jsonl, write_wvs
 from indievalue.catalog.build import build_catalog
+from indievalue.catalog.export import export_catalog
 from indievalue.catalog.spec import StatementSpec
 from indievalue.catalog.spec_io import load_reference_spec
 from indievalue.catalog.store import Catalog
@@ -152,7 +153,26 @@ def test_invalid_codes_become_missing_and_zero_is_valid_where_it_should_be(
     assert demo["B_COUNTRY_code"][:3].tolist() == [554, 999, -4]
 
 
-def test_out_of_int16_raw_codes_are_clipped_but_missing(tmp_path: Path, spec: StatementSpec) -> None:
+ZERO_VALID = {f"Q{i}" for i in [*range(94, 105), 119, *range(122, 130)]}
+
+
+def test_zero_negative_and_too_large_codes_across_all_questions(tmp_path: Path,
+                                                                spec: StatementSpec) -> None:
+    df = make_wvs_frame(5, seed=6, missing_rate=0.0)
+    for q in spec.questions:
+        df[q.qid] = [0, -1, -5, max(q.valid_codes) + 1, 17]
+    build_catalog(write_wvs(df, tmp_path / "w.csv"), tmp_path / "cat")
+    cat = Catalog.load(tmp_path / "cat")
+    for form in ("polar", "refined"):
+        mat = cat.matrix(form)
+        assert {spec.qids[i] for i in np.flatnonzero(mat[0] >= 0)} == ZERO_VALID, form
+        assert (mat[0][[spec.index(q) for q in ZERO_VALID]] == 0).all()
+        assert (mat[1:] == -1).all(), form
+    assert cat.persons["n_valid"].tolist() == [len(ZERO_VALID), 0, 0, 0, 0]
+
+
+def test_out_of_int16_raw_codes_are_clipped_but_missing(tmp_path: Path,
+                                                        spec: StatementSpec) -> None:
     df = make_wvs_frame(3, seed=1, missing_rate=0.0)
     df["Q3"] = [100000, -100000, 2]
     build_catalog(write_wvs(df, tmp_path / "w.csv"), tmp_path / "cat")
@@ -202,6 +222,10 @@ def test_every_format_gives_the_same_catalog(tmp_path: Path, small_frame: pd.Dat
     ours, base = _tables(tmp_path / "cat"), _tables(small_catalog)
     for name in base:
         assert ours[name].equals(base[name]), name
+    for form in ("polar", "refined"):
+        a = export_catalog(Catalog.load(tmp_path / "cat"), form, "csv", tmp_path / "a.csv")
+        b = export_catalog(Catalog.load(small_catalog), form, "csv", tmp_path / "b.csv")
+        assert a.read_bytes() == b.read_bytes(), form
     m = Catalog.load(tmp_path / "cat").manifest
     assert m["source_file"] == path.name and m["synthetic"] is True
 
@@ -232,7 +256,7 @@ def test_failure_while_writing_leaves_nothing(tmp_path: Path, small_csv: Path,
         pq.write_table(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(build_mod.pq, "write_table", failing_write)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(IndieValueError, match=r"cannot write the catalog \(disk full\)"):
         build_catalog(small_csv, tmp_path / "out" / "cat")
     assert not (tmp_path / "out" / "cat").exists()
     assert leftovers(tmp_path / "out") == []

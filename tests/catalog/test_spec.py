@@ -250,7 +250,7 @@ def test_a_closing_etc_is_not_a_sentence_end(spec: StatementSpec) -> None:
 def test_reference_loader_errors(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="not a directory"):
         load_reference_spec(tmp_path / "nope")
-    with pytest.raises(SpecError, match="statements_meta_data.jsonl"):
+    with pytest.raises(SpecError, match=r"statements_meta_data\.jsonl"):
         load_reference_spec(tmp_path)
     (tmp_path / "statements_meta_data.jsonl").write_text("{not json\n")
     (tmp_path / "refined_statements_meta_data.jsonl").write_text("")

@@ -28,6 +28,7 @@ from indievalue import __version__
 from indievalue.catalog.spec import FORMS, MAX_VALUE_CODE, StatementSpec
 from indievalue.catalog.spec_io import builtin_spec
 from indievalue.catalog.wvs import WVSTable, read_wvs
+from indievalue.errors import IndieValueError
 from indievalue.fsutil import atomic_dir, write_json
 
 CATALOG_FORMAT = "indievalue-catalog"
@@ -134,19 +135,29 @@ def build_catalog(
         }
     )
     say("writing catalog")
-    with atomic_dir(out, overwrite=overwrite) as tmp:
-        pq.write_table(persons, tmp / "persons.parquet")
-        for form in FORMS:
-            pq.write_table(_matrix_table(mats[form], spec.qids), tmp / f"{form}.parquet")
-        pq.write_table(_matrix_table(mats["raw"], spec.qids), tmp / "raw.parquet")
-        demo_cols: dict[str, Any] = dict(demo)
-        for col in spec.demographic_columns:
-            demo_cols[f"{col}_code"] = pa.array(table.columns[col], type=pa.int32())
-        pq.write_table(pa.table(demo_cols), tmp / "demographics.parquet")
-        write_json(tmp / "spec.json", spec.to_dict())
-        write_json(tmp / "manifest.json", _manifest(wvs_path, table, spec, n_valid))
+    # The output place is the user's choice: a parent that is a file, a full disk or a
+    # read-only folder is one readable error, not a traceback.
+    try:
+        with atomic_dir(out, overwrite=overwrite) as tmp:
+            pq.write_table(persons, tmp / "persons.parquet")
+            for form in FORMS:
+                pq.write_table(_matrix_table(mats[form], spec.qids), tmp / f"{form}.parquet")
+            pq.write_table(_matrix_table(mats["raw"], spec.qids), tmp / "raw.parquet")
+            demo_cols: dict[str, Any] = dict(demo)
+            for col in spec.demographic_columns:
+                demo_cols[f"{col}_code"] = pa.array(table.columns[col], type=pa.int32())
+            pq.write_table(pa.table(demo_cols), tmp / "demographics.parquet")
+            write_json(tmp / "spec.json", spec.to_dict())
+            write_json(tmp / "manifest.json", _manifest(wvs_path, table, spec, n_valid))
+    except OSError as exc:
+        raise IndieValueError(f"{out}: cannot write the catalog ({_os_reason(exc)})") from None
     return BuildReport(out, len(table.person_ids), table.n_rows_read, table.n_duplicates,
                        table.synthetic, time.perf_counter() - t0)
+
+
+def _os_reason(exc: OSError) -> str:
+    reason = exc.strerror or str(exc)
+    return f"{reason}: {exc.filename}" if exc.filename else reason
 
 
 def _continent_names(table: WVSTable, spec: StatementSpec) -> pa.Array:

@@ -33,6 +33,16 @@ def _index_table(cat: Catalog, form: Form) -> pa.Table:
 
 def export_catalog(cat: Catalog, form: Form, fmt: ExportFormat, out: str | Path) -> Path:
     out = Path(out)
+    try:
+        return _export(cat, form, fmt, out)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        if exc.filename:
+            reason += f": {exc.filename}"
+        raise IndieValueError(f"{out}: cannot write the export ({reason})") from None
+
+
+def _export(cat: Catalog, form: Form, fmt: ExportFormat, out: Path) -> Path:
     if fmt == "csv":
         table = _index_table(cat, form)
         # Header written here: pyarrow quotes every column name, and users read this header
@@ -59,6 +69,7 @@ def _jsonl(cat: Catalog, form: Form) -> str:
     spec = cat.spec
     mat = cat.matrix(form)
     texts = [[o.text for o in q.options(form)] for q in spec.questions]
+    qids = spec.qids  # a property that builds a new list: not inside the per-person loop
     demo = cat.demographics
     demo_cols = [(e.did, demo[e.did].to_numpy(dtype=object)) for e in spec.demographics]
     lines = []
@@ -68,8 +79,8 @@ def _jsonl(cat: Catalog, form: Form) -> str:
         rec = {
             "D_INTERVIEW": int(pid),
             "form": form,
-            "answers": {spec.qids[i]: int(row[i]) for i in valid},
-            "statements": {spec.qids[i]: texts[i][row[i]] for i in valid},
+            "answers": {qids[i]: int(row[i]) for i in valid},
+            "statements": {qids[i]: texts[i][row[i]] for i in valid},
             "demographics": {did: col[r] for did, col in demo_cols if isinstance(col[r], str)},
         }
         lines.append(json.dumps(rec, ensure_ascii=False))

@@ -38,13 +38,20 @@ class DemographicsChoice(str, Enum):
 def progress_bar(label: str) -> Iterator[ProgressFn]:
     """A live display of records done / total and the running accuracy (on stderr)."""
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("acc {task.fields[acc]}"), TimeElapsedColumn(),
+                  TextColumn("acc {task.fields[acc]}{task.fields[lm]}"), TimeElapsedColumn(),
                   console=err, transient=False) as bar:
-        task = bar.add_task(label, total=None, acc="-")
+        task = bar.add_task(label, total=None, acc="-", lm="")
 
-        def update(done: int, total: int, correct: int, answered: int) -> None:
+        def update(done: int, total: int, correct: int, answered: int,
+                   stats: dict[str, Any] | None = None) -> None:
             acc = f"{100 * correct / answered:.2f}" if answered else "-"
-            bar.update(task, completed=done, total=total, acc=acc)
+            lm = ""
+            if stats is not None:
+                faults = sum(stats.get("faults", {}).values())
+                lm = (f" | cache {stats.get('cache_hits', 0)} hit / "
+                      f"{stats.get('cache_misses', 0)} miss | retries {stats.get('retries', 0)}"
+                      f" | parse failures {stats.get('parse_failures', 0)} | faults {faults}")
+            bar.update(task, completed=done, total=total, acc=acc, lm=lm)
 
         yield update
 

@@ -116,9 +116,13 @@ class PromptTemplates:
         return cls(text, text)
 
 
-def fill(template: str, known: list[str], probes: str) -> str:
-    return template.replace("{known_statements}", "\n".join(known)).replace(
-        "{probe_statements}", probes)
+def fill(template: str, known: str, probes: str) -> str:
+    return template.replace("{known_statements}", known).replace("{probe_statements}", probes)
+
+
+def known_block(lines: list[str], protocol: str) -> str:
+    """Protocol A joins the lines (no trailing newline); protocol B ends each with one."""
+    return "\n".join(lines) if protocol == "A" else "".join(line + "\n" for line in lines)
 
 
 def nsg_block(groups: list[list[str]]) -> str:

@@ -66,10 +66,10 @@ def sweep_accuracy(records: pd.DataFrame) -> dict[int, float]:
     if "sweep" not in records or records["sweep"].isna().any():
         return {}
     sweep = np.stack(list(records["sweep"]))  # (R, n)
-    gold = records["gold"].to_numpy()[:, None]
-    out = {}
-    for n in range(sweep.shape[1]):
-        tmp = records[["person_id", "setup"]].copy()
-        tmp["correct"] = sweep[:, n] == gold[:, 0]
-        out[n + 1] = overall_accuracy(tmp)
-    return out
+    correct = pd.DataFrame(sweep == records["gold"].to_numpy()[:, None],
+                           columns=range(1, sweep.shape[1] + 1), index=records.index)
+    # all cluster sizes in one pass: mean per (person, setup), then per person, then overall
+    keys = [records["person_id"], records["setup"]]
+    cell = correct.groupby(keys).mean()
+    acc = cell.groupby(level=0).mean().mean() * 100
+    return {int(n): float(v) for n, v in acc.items()}

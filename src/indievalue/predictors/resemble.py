@@ -26,7 +26,7 @@ from indievalue.predictors.base import (
 )
 
 STREAM_POOL = 11
-CHUNK = 128  # eval persons per similarity block: bounds memory at ~P x CHUNK x 8 bytes
+CHUNK = 128  # episodes per similarity block: bounds memory at ~P x CHUNK x 16 bytes
 
 
 class ResembleOptions(PredictorOptions):
@@ -50,6 +50,20 @@ def one_hot(matrix: np.ndarray, spec: StatementSpec, form: Form) -> np.ndarray:
     return out
 
 
+def one_hot_t(matrix: np.ndarray, spec: StatementSpec, form: Form) -> np.ndarray:
+    """``one_hot(matrix).T`` as a C-contiguous (S, N) array, built one statement row at a
+    time (fast for a large N; pass ``matrix`` column-major)."""
+    counts = spec.option_counts(form)
+    out = np.zeros((int(counts.sum()), matrix.shape[0]), dtype=np.float32)
+    row = 0
+    for q, n in enumerate(counts):
+        column = matrix[:, q]
+        for opt in range(int(n)):
+            out[row + opt] = column == opt
+        row += int(n)
+    return out
+
+
 @register_predictor("resemble")
 class ResemblePredictor(Predictor):
     Options = ResembleOptions
@@ -70,15 +84,29 @@ class ResemblePredictor(Predictor):
         rows = rows[np.argsort(ids, kind="stable")]  # index order = person-id order (ties)
         self._catalog = pool.catalog
         self._rows = rows
-        self._hot: dict[Form, np.ndarray] = {}
+        self._tables: dict[Form, tuple[np.ndarray, np.ndarray]] = {}
+        self._rows_key: tuple[Form, bytes] | None = None
+        self._rows_hot: np.ndarray | None = None
         return self
 
-    def _pool_hot(self, form: Form) -> np.ndarray:
-        if form not in self._hot:
-            self._hot.clear()  # keep one form's one-hot matrix at a time
-            mat = self._catalog.matrix(form)[self._rows]
-            self._hot[form] = one_hot(mat, self._catalog.spec, form)
-        return self._hot[form]
+    def _pool_tables(self, form: Form) -> tuple[np.ndarray, np.ndarray]:
+        """The pool's answers (column-major) and its transposed one-hot (S, P), for one form
+        at a time: built once per form, not per batch."""
+        if form not in self._tables:
+            self._tables.clear()
+            self._rows_key = self._rows_hot = None
+            mat = np.asfortranarray(self._catalog.matrix(form)[self._rows])
+            self._tables[form] = (mat, one_hot_t(mat, self._catalog.spec, form))
+        return self._tables[form]
+
+    def _statement_rows(self, form: Form, hot_t: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``hot_t[rows]``, the last selection kept (consecutive chunks usually share it)."""
+        if rows.all():
+            return hot_t
+        key = (form, rows.tobytes())
+        if self._rows_key != key or self._rows_hot is None:
+            self._rows_key, self._rows_hot = key, hot_t[rows]
+        return self._rows_hot
 
     def _context(self, episodes: Episodes) -> np.ndarray:
         if self.options.context == "visible":
@@ -98,35 +126,38 @@ class ResemblePredictor(Predictor):
         union = np.full((len(persons), ctx.shape[1]), -1, dtype=np.int8)
         np.maximum.at(union, owner, ctx)
         demo_form = episodes.demo_form
-        pool_hot = self._pool_hot(demo_form)
-        pool_mat = self._catalog.matrix(demo_form)[self._rows]
+        pool_mat, pool_hot_t = self._pool_tables(demo_form)
         spec = episodes.spec
         n_pool = len(self._rows)
         k = min(k, n_pool)
         out = np.empty((len(ctx), k), dtype=np.int64)
-        tie = np.arange(n_pool, dtype=np.float64)[:, None]
+        offsets = np.concatenate([[0], np.cumsum(spec.option_counts(demo_form))])
         order = np.argsort(owner, kind="stable")
         for start in range(0, len(order), CHUNK):
             eps = order[start : start + CHUNK]
             owners, col = np.unique(owner[eps], return_inverse=True)
-            base = pool_hot @ one_hot(union[owners], spec, demo_form).T  # (P, owners)
-            sim = base[:, col].astype(np.float64)  # (P, episodes in chunk)
+            # Only statements of questions some person of the chunk shows can match (protocol
+            # A hides the setup's probes from everyone): multiply on those rows only.
+            shown = (union[owners] >= 0).any(axis=0)
+            rows = np.repeat(shown, np.diff(offsets))
+            # (owners, S') @ (S', P): one row per eval person, so the ranking below works on
+            # contiguous rows. float32 sums of 0/1 up to 253 are exact.
+            base = one_hot(union[owners], spec, demo_form)[:, rows] @ \
+                self._statement_rows(demo_form, pool_hot_t, rows)
+            sim = base if len(owners) == len(eps) else base[col]  # (episodes in chunk, P)
             hidden_e, hidden_q = np.nonzero((union[owner[eps]] >= 0) & (ctx[eps] < 0))
             for j, q in zip(hidden_e, hidden_q, strict=True):
-                sim[:, j] -= pool_mat[:, q] == union[owner[eps[j]], q]
-            key = sim * 2.0**21 - tie  # higher similarity first, then lower person id
-            top = np.argpartition(-key, k - 1, axis=0)[:k]  # (k, c)
-            top_key = np.take_along_axis(key, top, axis=0)
-            ranked = np.take_along_axis(top, np.argsort(-top_key, axis=0, kind="stable"), axis=0)
-            out[eps] = ranked.T
+                sim[j] -= pool_mat[:, q] == union[owner[eps[j]], q]
+            out[eps] = top_k_rows(sim, k)
         return out
 
     def predict(self, episodes: Episodes) -> Predictions:
         k_top = self.options.top_k
         k_max = max(k_top, self.options.sweep)
         nbrs = self.neighbours(episodes, k_max)
-        probe_mat = self._catalog.matrix(episodes.probe_form)[self._rows]
-        labels = probe_mat[nbrs[:, :, None], episodes.probe_qidx[:, None, :]]  # (E, k, m)
+        answers = self._catalog.matrix(episodes.probe_form)
+        # (E, k, m): the neighbours' answers to each probe, read through their catalog rows
+        labels = answers[self._rows[nbrs][:, :, None], episodes.probe_qidx[:, None, :]]
         n_opt_max = int(episodes.spec.option_counts(episodes.probe_form).max())
         hits = labels[..., None] == np.arange(n_opt_max)  # (E, k, m, K)
         cum = np.cumsum(hits, axis=1, dtype=np.int16)  # votes of the first n neighbours
@@ -147,6 +178,20 @@ class ResemblePredictor(Predictor):
             n = min(self.options.sweep, nbrs.shape[1])
             extras = {"sweep": np.moveaxis(choice_all[:, :n, :], 1, 2)}  # (E, m, n)
         return Predictions(choices, probs, probe_extras=extras)
+
+
+def top_k_rows(sim: np.ndarray, k: int) -> np.ndarray:
+    """(c, k) column indices of each row's k largest values, best first; among equal values
+    the lower index (= lower person id) first. Exact for any number of ties."""
+    n = sim.shape[1]
+    threshold = np.partition(sim, n - k, axis=1)[:, n - k]  # each row's k-th largest value
+    out = np.empty((len(sim), k), dtype=np.int64)
+    for i, row in enumerate(sim):
+        above = np.flatnonzero(row > threshold[i])  # fewer than k, all in
+        tied = np.flatnonzero(row == threshold[i])[: k - len(above)]  # lowest indices first
+        chosen = np.concatenate([above, tied])
+        out[i] = chosen[np.argsort(-row[chosen], kind="stable")]
+    return out
 
 
 def _vote(cum: np.ndarray, missing: np.ndarray) -> np.ndarray:

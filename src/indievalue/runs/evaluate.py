@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +30,10 @@ from indievalue.runs.spec import RunSpec, eval_ids_digest, provenance
 from indievalue.runs.summary import GROUPS_FILE, SPEC_FILE, score_run
 
 EVAL_IDS_FILE = "eval_ids.txt"
-Progress = Callable[[int, int, int, int], None]  # done, total, correct, answered
+# progress(done, total, correct, answered) or, for predictors that keep counters (language
+# models: cache hits, retries, parse failures, faults), progress(..., stats=dict).
+Progress = Callable[..., None]
+LM_STATS_FILE = "lm_stats.json"
 
 
 @dataclass(frozen=True)
@@ -129,10 +134,39 @@ def evaluate(
             pred = fitted_on(pool)
         else:
             pred.fit(pool)
+        stats = _StatsFile(out, pred)
         with RecordWriter(out) as writer:
             for es, mask in todo:
-                _run_setup(pred, es, np.flatnonzero(mask), writer, progress, counter, total)
+                _run_setup(pred, es, np.flatnonzero(mask), writer, progress, counter, total,
+                           stats)
     return score_run(out)
+
+
+class _StatsFile:
+    """Cumulative predictor counters of a run directory (over resumed sessions too)."""
+
+    def __init__(self, out: Path, pred: Predictor):
+        self.path = out / LM_STATS_FILE
+        self.pred = pred
+        self.base = read_json(self.path) if self.path.exists() else {}
+
+    def update(self) -> dict[str, Any] | None:
+        stats_fn = getattr(self.pred, "stats", None)
+        if stats_fn is None:
+            return None
+        merged = _add(self.base, stats_fn())
+        write_json(self.path, merged)
+        return merged
+
+
+def _add(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    out = dict(a)
+    for k, v in b.items():
+        if isinstance(v, dict):
+            out[k] = _add(out.get(k, {}), v)
+        elif isinstance(v, (int, float)):
+            out[k] = out.get(k, 0) + v
+    return out
 
 
 def _pool_rows(cat: Catalog, eval_ids: np.ndarray, continent: str | None) -> np.ndarray:
@@ -159,7 +193,8 @@ def episode_number(eps: Any, e: int) -> int:
 
 
 def _run_setup(pred: Predictor, es: EpisodeSet, rows: np.ndarray, writer: RecordWriter,
-               progress: Progress | None, counter: list[int], total: int) -> None:
+               progress: Progress | None, counter: list[int], total: int,
+               stats: _StatsFile) -> None:
     batch = max(1, int(getattr(pred, "batch_size", 256)))
     cat_of = {q.qid: q.category for q in es.episodes.spec.questions}
     names = {c.key: c.name for c in es.episodes.spec.categories}
@@ -167,48 +202,101 @@ def _run_setup(pred: Predictor, es: EpisodeSet, rows: np.ndarray, writer: Record
         sel = rows[start : start + batch]
         eps = es.episodes.subset(sel)
         preds = pred.predict(eps)
-        lines = _record_lines(eps, es.gold[sel], preds, cat_of, names)
-        writer.write_episodes(lines)
-        for ep_lines in lines:
-            counter[0] += len(ep_lines)
-            counter[1] += sum(r["prediction"] == r["gold"] and r["status"] == "ok"
-                              for r in ep_lines)
-            counter[2] += len(ep_lines)
+        gold = es.gold[sel]
+        writer.write_lines(_record_lines(eps, gold, preds, cat_of, names))
+        ok = preds.status is None or np.asarray(preds.status) == "ok"
+        counter[0] += gold.size
+        counter[1] += int(((np.asarray(preds.choices) == gold) & ok).sum())
+        counter[2] += gold.size
+        current = stats.update()
         if progress:
-            progress(counter[0], total, counter[1], counter[2])
+            if current is None:
+                progress(counter[0], total, counter[1], counter[2])
+            else:
+                progress(counter[0], total, counter[1], counter[2], stats=current)
 
 
 def _record_lines(eps: Any, gold: np.ndarray, preds: Predictions,
-                  cat_of: dict[str, str], names: dict[str, str]) -> list[list[dict[str, Any]]]:
+                  cat_of: dict[str, str], names: dict[str, str]) -> list[list[str]]:
+    """Each episode's record lines as JSON text (what ``json.dumps`` gives for the record
+    dict, built directly: this runs once per person x probe)."""
     spec = eps.spec
-    n_opt = eps.n_options
+    n_opt = eps.n_options.tolist()
+    choices = np.asarray(preds.choices).tolist()
+    golds = gold.tolist()
+    status = None if preds.status is None else np.asarray(preds.status).tolist()
+    probs = None if preds.probs is None else np.asarray(preds.probs, dtype=np.float64)
+    extra_cols = [(_dumps(key), np.asarray(arr)) for key, arr in (preds.probe_extras or {}).items()]
+    head: dict[int, str] = {}  # question index -> '"question":…,"category":…'
+    setup = int(eps.setup)
     out = []
     for e in range(len(eps)):
-        lines = []
         extra = preds.extras[e] if preds.extras is not None else {}
-        for j in range(eps.probe_qidx.shape[1]):
-            q = spec.questions[int(eps.probe_qidx[e, j])]
-            status = "ok" if preds.status is None else str(preds.status[e, j])
-            rec: dict[str, Any] = {
-                "person_id": int(eps.person_ids[e]),
-                "setup": int(eps.setup),
-                "episode": episode_number(eps, e),
-                "question": q.qid,
-                "category": names[cat_of[q.qid]],
-                "n_options": int(n_opt[e, j]),
-                "gold": int(gold[e, j]),
-                "prediction": int(preds.choices[e, j]),
-                "probs": None if preds.probs is None else
-                [round(float(x), 6) for x in preds.probs[e, j, : n_opt[e, j]]],
-                "status": status,
-            }
-            for key, arr in (preds.probe_extras or {}).items():
-                rec[key] = np.asarray(arr[e, j]).tolist()
-            if j == 0 and extra:
-                rec.update(extra)
-            lines.append(rec)
+        prefix = (f'{{"person_id":{int(eps.person_ids[e])},"setup":{setup},'
+                  f'"episode":{episode_number(eps, e)},')
+        lines = []
+        for j, qi in enumerate(eps.probe_qidx[e].tolist()):
+            if j == 0 and extra:  # per-episode extras may override fields: the general path
+                lines.append(_dumps(_record_dict(eps, e, j, gold, preds, cat_of, names, extra)))
+                continue
+            if qi not in head:
+                qid = spec.questions[qi].qid
+                head[qi] = f'"question":{_dumps(qid)},"category":{_dumps(names[cat_of[qid]])}'
+            k = n_opt[e][j]
+            p = "null" if probs is None else _float_list(probs[e, j, :k])
+            st = "ok" if status is None else str(status[e][j])
+            parts = [prefix, head[qi], f',"n_options":{k},"gold":{golds[e][j]},'
+                     f'"prediction":{choices[e][j]},"probs":{p},"status":{_dumps(st)}']
+            for key, arr in extra_cols:
+                parts.append(f",{key}:{_value(arr[e, j])}")
+            parts.append("}")
+            lines.append("".join(parts))
         out.append(lines)
     return out
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _float_list(values: np.ndarray) -> str:
+    rounded = [round(x, 6) for x in values.tolist()]
+    if all(math.isfinite(x) for x in rounded):
+        return "[" + ",".join(map(repr, rounded)) + "]"
+    return _dumps(rounded)  # NaN / Infinity spelled as json.dumps spells them
+
+
+def _value(arr: np.ndarray) -> str:
+    """JSON of a per-probe extra (``np.asarray(...).tolist()``), integers without json."""
+    if arr.dtype.kind in "iub" and arr.ndim <= 1:
+        if arr.dtype.kind == "b":
+            return _dumps(arr.tolist())
+        return str(int(arr)) if arr.ndim == 0 else "[" + ",".join(map(str, arr.tolist())) + "]"
+    return _dumps(np.asarray(arr).tolist())
+
+
+def _record_dict(eps: Any, e: int, j: int, gold: np.ndarray, preds: Predictions,
+                 cat_of: dict[str, str], names: dict[str, str],
+                 extra: dict[str, Any]) -> dict[str, Any]:
+    q = eps.spec.questions[int(eps.probe_qidx[e, j])]
+    k = int(eps.n_options[e, j])
+    rec: dict[str, Any] = {
+        "person_id": int(eps.person_ids[e]),
+        "setup": int(eps.setup),
+        "episode": episode_number(eps, e),
+        "question": q.qid,
+        "category": names[cat_of[q.qid]],
+        "n_options": k,
+        "gold": int(gold[e, j]),
+        "prediction": int(preds.choices[e, j]),
+        "probs": None if preds.probs is None else
+        [round(float(x), 6) for x in preds.probs[e, j, :k]],
+        "status": "ok" if preds.status is None else str(preds.status[e, j]),
+    }
+    for key, arr in (preds.probe_extras or {}).items():
+        rec[key] = np.asarray(arr[e, j]).tolist()
+    rec.update(extra)
+    return rec
 
 
 def _groups(cat: Catalog, person_ids: np.ndarray) -> dict[str, dict[str, str | None]]:
@@ -216,9 +304,8 @@ def _groups(cat: Catalog, person_ids: np.ndarray) -> dict[str, dict[str, str | N
     demo = cat.demographics
     dims = [(e.did, e.dimension) for e in cat.spec.demographics if e.dimension]
     rows = cat.rows(person_ids)
-    out: dict[str, dict[str, str | None]] = {}
-    for pid, r in zip(person_ids, rows, strict=True):
-        rec = demo.iloc[r]
-        out[str(int(pid))] = {dim: (rec[did] if isinstance(rec[did], str) else None)
-                              for did, dim in dims}
-    return out
+    # One column at a time (a pandas row lookup per person is slow for 800 persons).
+    columns = [[v if isinstance(v, str) else None
+                for v in demo[did].to_numpy(dtype=object)[rows].tolist()] for did, _ in dims]
+    return {str(int(pid)): {dim: col[i] for (_, dim), col in zip(dims, columns, strict=True)}
+            for i, pid in enumerate(person_ids)}

@@ -65,10 +65,15 @@ class RecordWriter:
         self._fh = self.path.open("ab")
 
     def write_episodes(self, episodes: Iterable[list[dict[str, Any]]]) -> None:
-        blob = "".join(
-            json.dumps(rec, ensure_ascii=False, separators=(",", ":")) + "\n"
-            for lines in episodes for rec in lines
-        ).encode("utf-8")
+        """Append episodes given as record dicts."""
+        self.write_lines(
+            [json.dumps(rec, ensure_ascii=False, separators=(",", ":")) for rec in lines]
+            for lines in episodes
+        )
+
+    def write_lines(self, episodes: Iterable[list[str]]) -> None:
+        """Append episodes given as JSON lines (no newlines), in one write and one fsync."""
+        blob = "".join(line + "\n" for lines in episodes for line in lines).encode("utf-8")
         if blob:
             self._fh.write(blob)
             self._fh.flush()

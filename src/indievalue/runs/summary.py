@@ -104,6 +104,12 @@ def score_run(run_dir: str | Path) -> dict[str, Any]:
     if spec["predictor"] == "random":
         summary["expected_per_setup"] = summary["chance_per_setup"]
     summary["complete"] = summary["n_records"] == meta.get("expected_records")
+    lm_stats = run_dir / "lm_stats.json"
+    if lm_stats.exists():
+        st = read_json(lm_stats)
+        summary["cache"] = {"hits": st.get("cache_hits", 0), "misses": st.get("cache_misses", 0)}
+        summary["lm"] = {k: st.get(k) for k in ("requests", "retries", "tokens_in", "tokens_out",
+                                                 "cost", "faults")}
     write_json(run_dir / "summary.json", summary)
     atomic_write_text(run_dir / "summary.md", summary_markdown(summary))
     return summary
@@ -125,6 +131,11 @@ def summary_markdown(s: dict[str, Any]) -> str:
     ]
     if s.get("sigma_inequity") is not None:
         lines.append(f"- σ_INEQUITY: {s['sigma_inequity']:.2f}")
+    if "cache" in s:
+        lm = s.get("lm", {})
+        lines.append(f"- response cache: {s['cache']['hits']} hits, {s['cache']['misses']} "
+                     f"misses; retries {lm.get('retries', 0)}; faults {lm.get('faults', {})}; "
+                     f"tokens {lm.get('tokens_in', 0)} in / {lm.get('tokens_out', 0)} out")
     if s["parse_failures"] or s["errors"]:
         lines.append(f"- parse failures: {s['parse_failures']}, errors: {s['errors']} "
                      "(scored wrong)")

@@ -28,6 +28,8 @@ ARRAY_KEYS = (
     "lang_codes", "lang_p", "eth_codes", "eth_p", "birth_code",
     # value questions
     "q_ids", "q_cat", "q_codes", "q_ncat", "tau", "loc", "w", "rho", "miss_logit", "not_asked",
+    # person heterogeneity: levels of the share g of communality, and their probabilities
+    "structure_levels", "structure_p",
     # postmaterialist first/second choice batteries (3 batteries x 4 goals)
     "pm_base", "pm_slope",
 )

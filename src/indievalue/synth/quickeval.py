@@ -105,6 +105,14 @@ def _vote(votes: np.ndarray, n_opt: int) -> np.ndarray:
     return np.where(best == n_opt, MISSING, best)
 
 
+def _top(sim: np.ndarray, top_n: int) -> np.ndarray:
+    """(E, top_n) pool indices, most similar first; ties go to the earlier pool person."""
+    key = sim.astype(np.float64) * (1 << 20) - np.arange(sim.shape[1])
+    part = np.argpartition(-key, top_n - 1, axis=1)[:, :top_n]
+    order = np.argsort(-np.take_along_axis(key, part, axis=1), axis=1)
+    return np.take_along_axis(part, order, axis=1)
+
+
 def baselines(
     df: pd.DataFrame, spec: StatementSpec, seed: int = 0, size: int = 800, top_n: int = 24
 ) -> Baselines:
@@ -113,21 +121,19 @@ def baselines(
     ev = select_eval(df, spec, polar, size, rng)
     pool = np.setdiff1d(np.arange(len(df)), ev)
     res: dict[str, dict[str, float]] = {"maj": {}, "top1": {}, "topn": {}}
+    setups = probe_setups(spec)
     for form in ("polar", "refined"):
         lab = polar if form == "polar" else labels(df, spec, form)
         n_opt = spec.option_counts(form)
+        offsets = np.concatenate([[0], np.cumsum(n_opt)[:-1]])
+        e_hot = _onehot(lab[ev], n_opt)
+        p_hot = _onehot(lab[pool], n_opt)
+        # Similarity over all questions once; each setup removes its probes' matches.
+        full = e_hot @ p_hot.T
         hits = {k: 0.0 for k in res}
-        setups = probe_setups(spec)
         for probes in setups:
-            rest = np.setdiff1d(np.arange(lab.shape[1]), probes)
-            e_hot = _onehot(lab[np.ix_(ev, rest)], n_opt[rest])
-            p_hot = _onehot(lab[np.ix_(pool, rest)], n_opt[rest])
-            sim = e_hot @ p_hot.T
-            # Rank by similarity, ties to the earlier pool person: one exact float64 key.
-            key = sim.astype(np.float64) * (1 << 20) - np.arange(len(pool))
-            part = np.argpartition(-key, top_n - 1, axis=1)[:, :top_n]
-            order = np.argsort(-np.take_along_axis(key, part, axis=1), axis=1)
-            top = np.take_along_axis(part, order, axis=1)
+            cols = np.concatenate([offsets[q] + np.arange(n_opt[q]) for q in probes])
+            top = _top(full - e_hot[:, cols] @ p_hot[:, cols].T, top_n)
             for q in probes:
                 truth = lab[ev, q]
                 col = lab[pool, q]

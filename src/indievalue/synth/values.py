@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit
 
 from indievalue.synth.params import SynthParams
 from indievalue.synth.persons import Persons
@@ -25,6 +26,7 @@ from indievalue.synth.persons import Persons
 N_CATEGORIES = 13
 PM_PAIRS = (("Q152", "Q153"), ("Q154", "Q155"), ("Q156", "Q157"))
 DEMOCRACY_ITEMS = tuple(f"Q{i}" for i in range(241, 250))  # also carry a spontaneous 0
+PM_LATENT_WEIGHT = 0.6  # weight of the person's u_S in the goal utilities (country adds 1.0)
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class Latents:
     trad_secular: np.ndarray  # (n,)
     surv_self: np.ndarray  # (n,)
     category: np.ndarray  # (n, 13)
+    structure: np.ndarray  # (n,) the person's share g of each question's communality
 
 
 def _standardise_within(x: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
@@ -53,10 +56,16 @@ def draw_latents(p: SynthParams, persons: Persons, rng: np.random.Generator) -> 
     t = t + rng.standard_normal(n)
     s = s + 0.3 * t + rng.standard_normal(n)
     k = p.n_countries
+    category = rng.standard_normal((n, N_CATEGORIES))
+    # Persons differ in how structured their answers are: a few discrete levels of g.
+    levels, probs = p["structure_levels"], p["structure_p"]
+    structure = levels[np.minimum(np.searchsorted(np.cumsum(probs), rng.random(n) * probs.sum(),
+                                                  side="right"), len(levels) - 1)]
     return Latents(
         trad_secular=_standardise_within(t, persons.country, k),
         surv_self=_standardise_within(s, persons.country, k),
-        category=rng.standard_normal((n, N_CATEGORIES)),
+        category=category,
+        structure=structure.astype(np.float64),
     )
 
 
@@ -75,13 +84,13 @@ def answer_codes(
             continue
         shared = (w[j, 0] * lat.trad_secular + w[j, 1] * lat.surv_self
                   + w[j, 2] * lat.category[:, cat[j]])
-        y = p["loc"][c, j] + np.sqrt(rho[j]) * shared
-        y += np.sqrt(1.0 - rho[j]) * rng.standard_normal(n)
+        r = rho[j] * lat.structure
+        y = p["loc"][c, j] + np.sqrt(r) * shared + np.sqrt(1.0 - r) * rng.standard_normal(n)
         ncat = int(p["q_ncat"][j])
         k = np.searchsorted(p["tau"][j, : ncat - 1], y)
         out[qid] = p["q_codes"][j, k].astype(np.int64)
     for b, (first, second) in enumerate(PM_PAIRS):
-        self_expr = p["surv_self"][c] + 0.6 * lat.surv_self
+        self_expr = p["surv_self"][c] + PM_LATENT_WEIGHT * lat.surv_self
         util = p["pm_base"][b][None, :] + p["pm_slope"][b][None, :] * self_expr[:, None]
         util = util + rng.gumbel(size=(n, 4))
         order = np.argsort(-util, axis=1, kind="stable")
@@ -95,16 +104,19 @@ def apply_missing(
 ) -> None:
     """Blank out answers in place: questions not asked in a country (-4), and a person-level
     propensity to say don't know / no answer (-1 / -2, rarely -5) that varies a lot between
-    persons, so a few answer far fewer questions than most (the real spread of valid counts)."""
+    persons, so a few answer far fewer questions than most (the real spread of valid counts),
+    while a share ``miss_never`` of persons answers everything asked."""
     c = persons.country
     n = len(c)
     qids = [str(q) for q in p["q_ids"]]
     propensity = rng.normal(0.0, p.scalar("miss_person_sd"), n)
+    # Some respondents answer everything they are asked (the real file's ~17 % complete).
+    propensity[rng.random(n) < p.scalar("miss_never")] = -np.inf
     dk_shift = p.scalar("miss_shift")
     for j, qid in enumerate(qids):
         x = codes[qid]
         logit = p["miss_logit"][j] + dk_shift + propensity
-        miss = rng.random(n) < 1.0 / (1.0 + np.exp(-logit))
+        miss = rng.random(n) < expit(logit)
         kind = rng.random(n)
         neg = np.where(kind < 0.68, -1, np.where(kind < 0.95, -2, -5))
         if qid in DEMOCRACY_ITEMS:

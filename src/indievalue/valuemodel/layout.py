@@ -54,8 +54,7 @@ class Layout:
     def offsets(self, form: Form) -> np.ndarray:
         """First token of each question's options, in the shared polar + refined vocabulary."""
         base = 0 if form == "polar" else int(self.n_polar.sum())
-        counts = self.counts(form)
-        return base + np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
+        return base + self.local_offsets(form)
 
     @property
     def n_tokens(self) -> int:
@@ -65,11 +64,15 @@ class Layout:
     def n_outputs(self) -> int:
         return int(self.n_refined.sum())
 
-    def output_slots(self) -> np.ndarray:
-        """Positions of the packed refined logits inside a (Q, K_refined) padded grid."""
-        q = np.repeat(np.arange(self.n_questions), self.n_refined)
-        k = np.concatenate([np.arange(n) for n in self.n_refined])
-        return q * self.k_refined + k
+    def local_offsets(self, form: Form) -> np.ndarray:
+        """First position of each question's options in a packed per-form vector."""
+        return np.concatenate([[0], np.cumsum(self.counts(form))[:-1]]).astype(np.int64)
+
+    def padded_slots(self, form: Form) -> np.ndarray:
+        """(Q, K) packed position of each option of each question, -1 beyond its options."""
+        counts = self.counts(form)
+        k = np.arange(int(counts.max()))[None, :]
+        return np.where(k < counts[:, None], self.local_offsets(form)[:, None] + k, -1)
 
     def to_dict(self) -> dict[str, Any]:
         return {"n_polar": self.n_polar.tolist(), "n_refined": self.n_refined.tolist(),

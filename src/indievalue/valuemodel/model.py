@@ -78,16 +78,19 @@ class ValueModel:
                     probe_form: Form, probe_qidx: np.ndarray) -> np.ndarray:
         """(E, m, K) float64 probabilities of each probe's options (0 beyond them), from each
         episode's demonstrations (``qidx``/``answers`` in ``form``, -1 padded)."""
+        from indievalue.valuemodel.network import padded
+
         net = self._inference_net()
         k = self.layout.k_polar if probe_form == "polar" else self.layout.k_refined
+        slots = getattr(net, f"slots_{probe_form}")
         out = np.zeros((*probe_qidx.shape, k), dtype=np.float64)
         for s in range(0, len(qidx), ENCODE_CHUNK):
             sl = slice(s, s + ENCODE_CHUNK)
             z = self._encode(net, form, qidx[sl], answers[sl])
             lr, lp = net.log_probs(z, calibrated=True)
-            logp = lp if probe_form == "polar" else lr
+            grid = padded(lp if probe_form == "polar" else lr, slots)  # (B, Q, K)
             rows = torch.arange(len(z))[:, None]
-            picked = logp[rows, torch.as_tensor(probe_qidx[sl].astype(np.int64))]
+            picked = grid[rows, torch.as_tensor(probe_qidx[sl].astype(np.int64))]
             out[sl] = picked.exp().numpy()
         return out
 

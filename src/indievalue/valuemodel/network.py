@@ -44,6 +44,15 @@ class Dense(nn.Module):
 
 
 class ValueNet(nn.Module):
+    # buffers (declared for type checkers)
+    t_refined: torch.Tensor
+    t_polar: torch.Tensor
+    q_of_r: torch.Tensor
+    p_of_r: torch.Tensor
+    q_of_p: torch.Tensor
+    slots_polar: torch.Tensor
+    slots_refined: torch.Tensor
+
     def __init__(self, layout: Layout, dim: int, hidden: int, g: torch.Generator):
         super().__init__()
         self.layout = layout
@@ -60,13 +69,18 @@ class ValueNet(nn.Module):
         # Calibration temperatures, fitted after training (1.0 = none).
         self.register_buffer("t_refined", torch.ones(()))
         self.register_buffer("t_polar", torch.ones(()))
-        self.register_buffer("slots", torch.as_tensor(layout.output_slots()), persistent=False)
-        groups = np.zeros((layout.n_questions, layout.k_refined, layout.k_polar), np.float32)
-        q, r = np.nonzero(layout.refined_to_polar >= 0)
-        groups[q, r, layout.refined_to_polar[q, r]] = 1.0
-        self.register_buffer("polar_groups", torch.as_tensor(groups), persistent=False)
-        valid = np.arange(layout.k_polar)[None, :] < layout.n_polar[:, None]
-        self.register_buffer("polar_valid", torch.as_tensor(valid), persistent=False)
+        # Packed bookkeeping: question of each refined output, polar statement of each refined
+        # output, question of each polar statement.
+        q_of_r = np.repeat(np.arange(layout.n_questions), layout.n_refined)
+        k_of_r = np.concatenate([np.arange(n) for n in layout.n_refined])
+        p_of_r = layout.offsets("polar")[q_of_r] + layout.refined_to_polar[q_of_r, k_of_r]
+        self.register_buffer("q_of_r", torch.as_tensor(q_of_r), persistent=False)
+        self.register_buffer("p_of_r", torch.as_tensor(p_of_r), persistent=False)
+        q_of_p = np.repeat(np.arange(layout.n_questions), layout.n_polar)
+        self.register_buffer("q_of_p", torch.as_tensor(q_of_p), persistent=False)
+        for form in ("polar", "refined"):
+            slots = torch.as_tensor(layout.padded_slots(form))
+            self.register_buffer(f"slots_{form}", slots, persistent=False)
 
     # -- encoder ---------------------------------------------------------------------------
     def encode(self, tokens: torch.Tensor, offsets: torch.Tensor,
@@ -81,35 +95,54 @@ class ValueNet(nn.Module):
 
     # -- decoder ---------------------------------------------------------------------------
     def logits(self, z: torch.Tensor) -> torch.Tensor:
-        """(B, Q, K_refined) refined logits, -inf beyond each question's options."""
+        """(B, n_refined_statements) packed refined logits, question after question."""
         h = F.gelu(self.dec1(z))
         h = h + F.gelu(self.dec2(h))
-        packed = self.out(h)
-        lay = self.layout
-        grid = packed.new_full((len(z), lay.n_questions * lay.k_refined), -math.inf)
-        grid = grid.index_copy(1, self.slots, packed)
-        return grid.view(len(z), lay.n_questions, lay.k_refined)
+        return self.out(h)
 
     def log_probs(self, z: torch.Tensor, calibrated: bool = True
                   ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Refined (B, Q, K_refined) and polar (B, Q, K_polar) log probabilities."""
-        logits = self.logits(z)
+        """Packed log probabilities of every refined (B, 929) and polar (B, 567) statement."""
+        return self.log_probs_from_logits(self.logits(z), calibrated)
+
+    def log_probs_from_logits(self, logits: torch.Tensor, calibrated: bool = True
+                              ) -> tuple[torch.Tensor, torch.Tensor]:
+        n_q = self.layout.n_questions
         if calibrated:
             logits = logits / self.t_refined
-        lr = torch.log_softmax(logits, dim=-1)
-        lp = polar_from_refined(lr, self.polar_groups.to(lr.dtype), self.polar_valid)
+        lr, lp = segment_log_softmax(logits, self.q_of_r, n_q, self.p_of_r,
+                                     int(self.q_of_p.numel()), self.q_of_p)
         if calibrated:
-            lp = torch.log_softmax(lp / self.t_polar, dim=-1)
+            lp, _ = segment_log_softmax(lp / self.t_polar, self.q_of_p, n_q)
         return lr, lp
 
 
-def polar_from_refined(log_refined: torch.Tensor, groups: torch.Tensor,
-                       valid: torch.Tensor) -> torch.Tensor:
-    """Sum refined probabilities within each polar option; log space, -inf beyond the options.
+def padded(packed: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+    """(B, Q, K) view of packed per-statement values, -inf beyond each question's options."""
+    grid = packed[:, slots.clamp(min=0)]
+    return grid.masked_fill(slots < 0, -math.inf)
 
-    Summing in probability space (not a masked logsumexp) keeps gradients finite: a padded
-    option never receives a 0 * inf.
+
+def segment_log_softmax(x: torch.Tensor, seg: torch.Tensor, n_seg: int,
+                        group: torch.Tensor | None = None, n_group: int = 0,
+                        seg_of_group: torch.Tensor | None = None
+                        ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Log softmax of ``x`` (B, N) within segments ``seg`` (N,), and optionally the log of the
+    summed probabilities of each ``group`` (N,) of entries (a group lies inside one segment).
+
+    Packed, no padding: a segment's maximum is subtracted first (detached, it only shifts).
     """
-    probs = torch.einsum("bqr,qrp->bqp", log_refined.exp(), groups)
-    tiny = torch.finfo(probs.dtype).tiny
-    return torch.where(valid, probs.clamp_min(tiny).log(), -math.inf)
+    b = x.shape[0]
+    idx = seg.expand(b, -1)
+    top = x.new_full((b, n_seg), -math.inf).scatter_reduce(
+        1, idx, x.detach(), reduce="amax", include_self=True)
+    shifted = x - top[:, seg]
+    e = shifted.exp()
+    total = x.new_zeros((b, n_seg)).index_add(1, seg, e)
+    log_total = total.log()
+    out = shifted - log_total[:, seg]
+    if group is None or seg_of_group is None:
+        return out, out
+    tiny = torch.finfo(x.dtype).tiny
+    gsum = x.new_zeros((b, n_group)).index_add(1, group, e)
+    return out, gsum.clamp_min(tiny).log() - log_total[:, seg_of_group]

@@ -39,5 +39,7 @@ class ValueModelOptions(PredictorOptions):
     model_dir: str | None = Field(
         None, description="Load a model saved by `indievalue train-value-model` instead of "
         "training; it must have been trained inside this run's training pool.")
-    threads: int = Field(0, ge=0, le=256,
-                         description="torch CPU threads while fitting (0 = torch's default).")
+    threads: int = Field(
+        1, ge=0, le=256, description="torch CPU threads while fitting and predicting (0 = "
+        "torch's default). The network is small, so one thread wastes little on an idle "
+        "machine and avoids thread contention on a busy one.")

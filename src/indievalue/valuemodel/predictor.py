@@ -100,8 +100,11 @@ class ValueModelPredictor(Predictor):
             answers = episodes.visible
         else:
             qidx, answers = episodes.demo_qidx, episodes.demo_answers
-        p = model.probe_probs(episodes.demo_form, qidx, answers, episodes.probe_form,
-                              episodes.probe_qidx)
+        from indievalue.valuemodel.training import torch_threads
+
+        with torch_threads(self.options.threads):
+            p = model.probe_probs(episodes.demo_form, qidx, answers, episodes.probe_form,
+                                  episodes.probe_qidx)
         probs = empty_probs(episodes)
         k = min(probs.shape[-1], p.shape[-1])
         inside = np.arange(probs.shape[-1])[None, None, :] < episodes.n_options[..., None]

@@ -28,7 +28,7 @@ from rich.progress import (
 )
 
 from indievalue.valuemodel.layout import Layout
-from indievalue.valuemodel.network import ValueNet
+from indievalue.valuemodel.network import ValueNet, padded, segment_log_softmax
 from indievalue.valuemodel.options import ValueModelOptions
 
 STREAM_VAL = 21
@@ -40,6 +40,7 @@ VAL_SHARE = 0.03
 VAL_MAX = 2_000
 VAL_MIN = 20  # fewer held-out persons than this: no calibration, no readout
 CHECK_DEMOS = 200
+AUTO_MAX_EPOCHS = 12
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,11 @@ class TrainReport:
 
 
 def auto_epochs(n_persons: int) -> int:
-    """About 2.5 M person-draws, 4 to 60 passes; each pass draws fresh demonstration subsets,
-    so repeated passes over a small pool still see new inputs."""
-    return int(min(60, max(4, round(2_500_000 / max(n_persons, 1)))))
+    """One pass per started 8,000 persons, at most ``AUTO_MAX_EPOCHS``: small pools (tests,
+    quick looks) train in seconds, the full pool gets the passes it needs. A small pool that
+    should be learnt well wants an explicit ``epochs`` (each pass draws fresh demonstration
+    subsets, so many passes over few persons still see new inputs)."""
+    return int(min(AUTO_MAX_EPOCHS, max(1, math.ceil(n_persons / 8_000))))
 
 
 @contextlib.contextmanager
@@ -86,6 +89,8 @@ class Batch:
     target: torch.Tensor  # (B, Q) bool: hidden valid answers to score
     polar: torch.Tensor  # (B, Q) int64 labels (-1 missing)
     refined: torch.Tensor
+    polar_pos: torch.Tensor  # (B, Q) packed position of the polar label (0 where missing)
+    refined_pos: torch.Tensor
 
 
 class Sampler:
@@ -96,6 +101,8 @@ class Sampler:
         self.refined = torch.as_tensor(refined)
         self.off_p = torch.as_tensor(layout.offsets("polar"))
         self.off_r = torch.as_tensor(layout.offsets("refined"))
+        self.pos_p = torch.as_tensor(layout.local_offsets("polar"))
+        self.pos_r = torch.as_tensor(layout.local_offsets("refined"))
         self.max_demos = max_demos
 
     def counts(self, n_valid: torch.Tensor, g: torch.Generator) -> torch.Tensor:
@@ -128,14 +135,15 @@ class Sampler:
         tok = torch.where(refined_demos[:, None], self.off_r + r, self.off_p + p)
         counts = demo.sum(1)
         offsets = torch.cumsum(counts, 0) - counts
-        return Batch(tok[demo], offsets, counts, valid & ~demo, p, r)
+        return Batch(tok[demo], offsets, counts, valid & ~demo, p, r,
+                     self.pos_p + p.clamp(min=0), self.pos_r + r.clamp(min=0))
 
 
 def batch_loss(net: ValueNet, b: Batch, polar_weight: float) -> torch.Tensor:
     z = net.encode(b.tokens, b.offsets, b.counts)
     lr, lp = net.log_probs(z, calibrated=False)
-    nll_r = -lr.gather(-1, b.refined.clamp(min=0)[..., None])[..., 0]
-    nll_p = -lp.gather(-1, b.polar.clamp(min=0)[..., None])[..., 0]
+    nll_r = -lr.gather(1, b.refined_pos)
+    nll_p = -lp.gather(1, b.polar_pos)
     per = torch.where(b.target, nll_r + polar_weight * nll_p, 0.0)
     return per.sum() / b.target.sum().clamp(min=1)
 
@@ -145,7 +153,7 @@ def train(layout: Layout, polar: np.ndarray, refined: np.ndarray, options: Value
     """Fit a model on the persons of ``polar`` / ``refined`` (rows = persons)."""
     n = len(polar)
     rng = np.random.default_rng([seed, STREAM_VAL])
-    n_val = min(VAL_MAX, int(round(VAL_SHARE * n)))
+    n_val = min(VAL_MAX, round(VAL_SHARE * n))
     n_val = n_val if n_val >= VAL_MIN and n - n_val >= 1 else 0
     perm = rng.permutation(n)
     val_rows, train_rows = np.sort(perm[:n_val]), np.sort(perm[n_val:])
@@ -231,10 +239,11 @@ def _check_metrics(net: ValueNet, b: Batch, calibrated: bool) -> dict[str, float
     net.train()
     t = b.target
     out: dict[str, float] = {}
-    for name, logp, labels in (("polar", lp, b.polar), ("refined", lr, b.refined)):
-        lab = labels.clamp(min=0)[..., None]
-        out[f"{name}_acc"] = float((logp.argmax(-1) == labels)[t].float().mean())
-        out[f"{name}_log_loss"] = float(-logp.gather(-1, lab)[..., 0][t].mean())
+    for name, logp, labels, pos in (("polar", lp, b.polar, b.polar_pos),
+                                    ("refined", lr, b.refined, b.refined_pos)):
+        choice = padded(logp, getattr(net, f"slots_{name}")).argmax(-1)
+        out[f"{name}_acc"] = float((choice == labels)[t].float().mean())
+        out[f"{name}_log_loss"] = float(-logp.gather(1, pos)[t].mean())
     return out
 
 
@@ -250,22 +259,19 @@ def _fit_temperatures(net: ValueNet, s: Sampler, seed: int) -> None:
     z = net.encode(b.tokens, b.offsets, b.counts)
     logits = net.logits(z).double()
     t = b.target
-    lab_r = b.refined.clamp(min=0)[..., None]
-    lab_p = b.polar.clamp(min=0)[..., None]
+    n_q = net.layout.n_questions
 
     def nll_refined(log_t: float) -> float:
-        lr = torch.log_softmax(logits / math.exp(log_t), dim=-1)
-        return float(-lr.gather(-1, lab_r)[..., 0][t].mean())
+        lr, _ = segment_log_softmax(logits / math.exp(log_t), net.q_of_r, n_q)
+        return float(-lr.gather(1, b.refined_pos)[t].mean())
 
     t_r = math.exp(minimize_scalar(nll_refined, bounds=(-2.0, 2.0), method="bounded").x)
-    lr = torch.log_softmax(logits / t_r, dim=-1)
-    from indievalue.valuemodel.network import polar_from_refined
-
-    lp0 = polar_from_refined(lr, net.polar_groups.double(), net.polar_valid)
+    _, lp0 = segment_log_softmax(logits / t_r, net.q_of_r, n_q, net.p_of_r,
+                                 int(net.q_of_p.numel()), net.q_of_p)
 
     def nll_polar(log_t: float) -> float:
-        lp = torch.log_softmax(lp0 / math.exp(log_t), dim=-1)
-        return float(-lp.gather(-1, lab_p)[..., 0][t].mean())
+        lp, _ = segment_log_softmax(lp0 / math.exp(log_t), net.q_of_p, n_q)
+        return float(-lp.gather(1, b.polar_pos)[t].mean())
 
     t_p = math.exp(minimize_scalar(nll_polar, bounds=(-2.0, 2.0), method="bounded").x)
     net.t_refined.fill_(t_r)

@@ -120,9 +120,9 @@ class HFBackend:
                     else ids
                 text = self._tok.decode(ids, skip_special_tokens=True)
                 n_in = int(enc["attention_mask"][i].sum())
-                out.append(Completion(text, n_in, int(len(ids))))
+                out.append(Completion(text, n_in, len(ids)))
                 self.stats.tokens_in += n_in
-                self.stats.tokens_out += int(len(ids))
+                self.stats.tokens_out += len(ids)
             self.stats.requests += len(texts)
         return out
 

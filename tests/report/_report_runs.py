@@ -1,15 +1,17 @@
 """Hand-made run directories for the report tests: spec.json, groups.json and records.jsonl
-written directly (no catalog, no predictor), summaries computed by ``score_run``."""
+written directly (no catalog, no predictor), summaries computed by ``score_run``.
+
+A plain helper module (not a conftest.py: test folders here have no __init__.py, and a second
+module named ``conftest`` would shadow the top-level one that other tests import from).
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
 
 from indievalue.fsutil import read_json, write_json
 from indievalue.runs.summary import score_run
@@ -26,7 +28,6 @@ GROUPS = {
                     "I do not hold citizenship of this country"],
 }
 
-MakeRun = Callable[..., Path]
 
 
 def write_run(
@@ -102,19 +103,9 @@ def write_run(
     return run_dir
 
 
-@pytest.fixture
-def make_run(tmp_path: Path) -> MakeRun:
-    def make(name: str, **kwargs: Any) -> Path:
-        return write_run(tmp_path / "runs" / name, **kwargs)
-
-    return make
-
-
-@pytest.fixture(scope="module")
-def report_runs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+def report_runs(base: Path) -> list[Path]:
     """Two predictors on both forms (one with probabilities and a cluster-size sweep), plus an
     LM-like run with parse failures and cache statistics; one run synthetic."""
-    base = tmp_path_factory.mktemp("runs")
     return [
         write_run(base / "maj-polar", label="Global majority", form="polar", skill=0.6,
                   probs=True, seed=1),

@@ -1,0 +1,203 @@
+"""The value model learns planted structure, is deterministic, and saves/loads exactly."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+pytest.importorskip("torch")
+
+from _planted import Planted, planted_data
+
+from indievalue.benchmark.episodes import EpisodeSet, build_episodes
+from indievalue.benchmark.setups import probe_setups
+from indievalue.errors import IndieValueError
+from indievalue.predictors import TrainingPool, make_predictor
+from indievalue.valuemodel.predictor import ValueModelPredictor
+
+# Small and fast: ~90 steps of a narrow network.
+FAST = {"epochs": 15, "hidden": 64, "dim": 8, "batch_size": 64, "lr": 1e-2}
+
+
+def _episodes(p, form: str = "polar", demos: int = 50, setup: int = 0,  # type: ignore[no-untyped-def]
+              protocol: str = "A") -> EpisodeSet:
+    return build_episodes(p.cat, p.eval_ids, probe_setups(p.cat.spec)[setup], protocol=protocol,
+                          demos=demos, demo_form=form, probe_form=form, seed=1)
+
+
+def _accuracy(pred, es: EpisodeSet) -> float:  # type: ignore[no-untyped-def]
+    return float((pred.predict(es.episodes).choices == es.gold).mean())
+
+
+@pytest.fixture(scope="module")
+def planted(tmp_path_factory: pytest.TempPathFactory) -> Planted:
+    return planted_data(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def trained(planted):  # type: ignore[no-untyped-def]
+    return make_predictor("value-model", FAST, seed=4).fit(planted.pool)
+
+
+@pytest.mark.parametrize("form", ["polar", "refined"])
+def test_learns_planted_types_and_beats_majority(planted, trained, form: str) -> None:  # type: ignore[no-untyped-def]
+    majority = make_predictor("majority").fit(planted.pool)
+    for setup in (0, 1):
+        es = _episodes(planted, form, setup=setup)
+        ours, base = _accuracy(trained, es), _accuracy(majority, es)
+        # the type is readable from 50 answers; majority only knows the commonest answer
+        assert ours > base + 0.15, (form, setup, ours, base)
+
+
+def test_probabilities_are_calibrated_distributions(planted, trained) -> None:  # type: ignore[no-untyped-def]
+    es = _episodes(planted, "refined")
+    pr = trained.predict(es.episodes)
+    n_opt = es.episodes.n_options
+    inside = np.arange(pr.probs.shape[-1])[None, None, :] < n_opt[..., None]
+    assert np.isnan(pr.probs[~inside]).all()
+    np.testing.assert_allclose(np.where(inside, pr.probs, 0).sum(-1), 1.0, atol=1e-5)
+    # the choice is the most probable option
+    np.testing.assert_array_equal(pr.choices, np.where(inside, pr.probs, -1).argmax(-1))
+    # confident where right: mean probability of the chosen option tracks accuracy
+    conf = np.take_along_axis(pr.probs, pr.choices[..., None], -1)[..., 0].mean()
+    acc = (pr.choices == es.gold).mean()
+    assert abs(conf - acc) < 0.15
+
+
+def test_polar_probabilities_sum_refined_ones(planted, trained) -> None:  # type: ignore[no-untyped-def]
+    """Without the polar temperature, a polar option's probability is the sum of its refined
+    options' probabilities (one head serves both forms)."""
+    model = copy.deepcopy(trained)
+    model.model.net.t_polar.fill_(1.0)
+    model.model._net64 = None
+    ep = _episodes(planted, "polar").episodes
+    polar = model.predict(ep).probs
+    refined = model.predict(dataclasses.replace(ep, probe_form="refined")).probs
+    spec = planted.cat.spec
+    for j, q in enumerate(ep.probe_qidx[0]):
+        r2p = np.array(spec.questions[int(q)].refined_to_polar())
+        for k in range(len(spec.questions[int(q)].polar)):
+            np.testing.assert_allclose(polar[:, j, k], refined[:, j, : len(r2p)][:, r2p == k]
+                                       .sum(-1), atol=1e-5)
+
+
+def test_works_for_any_demo_count_and_protocol_b(planted, trained) -> None:  # type: ignore[no-untyped-def]
+    for demos in (0, 1, 10, 200):
+        es = _episodes(planted, "polar", demos=demos)
+        pr = trained.predict(es.episodes)
+        assert pr.choices.shape == es.gold.shape
+        if demos == 0:  # nothing known: everyone gets the same answers
+            assert (pr.choices == pr.choices[0]).all()
+    es = _episodes(planted, "polar", protocol="B")
+    assert trained.predict(es.episodes.subset(np.arange(50))).choices.shape == (50, 1)
+
+
+def test_visible_context_reads_every_shown_answer(planted, trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    trained.save(str(tmp_path / "m"))
+    vis = make_predictor("value-model", {"model_dir": str(tmp_path / "m"), "context": "visible"})
+    vis.fit(planted.pool)
+    es = _episodes(planted, "polar", demos=1)
+    # with 1 demonstration but ~214 visible answers the visible context knows the type
+    assert _accuracy(vis, es) > _accuracy(trained, es) + 0.05
+
+
+def test_same_seed_same_model_other_seed_other_model(planted) -> None:  # type: ignore[no-untyped-def]
+    opts = {**FAST, "epochs": 2}
+    es = _episodes(planted, "refined")
+    a = make_predictor("value-model", opts, seed=7).fit(planted.pool).predict(es.episodes)
+    b = make_predictor("value-model", opts, seed=7).fit(planted.pool).predict(es.episodes)
+    c = make_predictor("value-model", opts, seed=8).fit(planted.pool).predict(es.episodes)
+    np.testing.assert_array_equal(a.probs, b.probs)
+    assert not np.array_equal(a.probs, c.probs)
+
+
+def test_save_load_round_trip(planted, trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    trained.save(str(tmp_path / "m"))
+    assert {p.name for p in (tmp_path / "m").iterdir()} == {"model.json", "weights.npz"}
+    es = _episodes(planted, "refined")
+    expect = trained.predict(es.episodes)
+    loaded = ValueModelPredictor.load(str(tmp_path / "m"))
+    np.testing.assert_array_equal(loaded.predict(es.episodes).probs, expect.probs)
+    via_option = make_predictor("value-model", {"model_dir": str(tmp_path / "m")}).fit(
+        planted.pool)
+    got = via_option.predict(es.episodes)
+    np.testing.assert_array_equal(got.choices, expect.choices)
+    np.testing.assert_array_equal(got.probs, expect.probs)
+
+
+def test_loaded_model_must_not_have_seen_eval_persons(planted, trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    trained.save(str(tmp_path / "m"))
+    smaller = TrainingPool(planted.cat, planted.pool.rows[10:])  # 10 trained persons now eval
+    pred = make_predictor("value-model", {"model_dir": str(tmp_path / "m")})
+    with pytest.raises(IndieValueError, match="outside this run's training pool"):
+        pred.fit(smaller)
+    clash = make_predictor("value-model", {"model_dir": str(tmp_path / "m"), "dim": 16})
+    with pytest.raises(IndieValueError, match="option dim=16 differs"):
+        clash.fit(planted.pool)
+    with pytest.raises(IndieValueError, match="not a value-model directory"):
+        make_predictor("value-model", {"model_dir": str(tmp_path)}).fit(planted.pool)
+
+
+def test_pool_size_draws_a_seeded_subsample(planted) -> None:  # type: ignore[no-untyped-def]
+    opts = {**FAST, "epochs": 1, "pool_size": 100}
+    pred = make_predictor("value-model", opts, seed=2).fit(planted.pool)
+    ids = pred.model.person_ids
+    assert len(ids) == 100 and np.isin(ids, planted.pool.person_ids).all()
+    again = make_predictor("value-model", opts, seed=2).fit(planted.pool)
+    np.testing.assert_array_equal(again.model.person_ids, ids)
+    with pytest.raises(IndieValueError, match="pool_size must be"):
+        make_predictor("value-model", {**opts, "pool_size": 10**6}).fit(planted.pool)
+
+
+def test_predict_before_fit_is_a_readable_error(planted) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(IndieValueError, match="fit"):
+        make_predictor("value-model").predict(_episodes(planted).episodes)
+
+
+def test_train_and_embed_cli(planted, cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    ids = tmp_path / "eval_ids.txt"
+    ids.write_text("".join(f"{i}\n" for i in planted.eval_ids))
+    model = tmp_path / "model"
+    args = ["--option", "epochs=1", "--option", "hidden=32", "--option", "dim=6"]
+    res = cli("train-value-model", "--catalog", planted.path, "--out", model,
+              "--eval-ids", ids, *args)
+    assert res.code == 0, res.stderr
+    assert "value model trained on" in res.stdout
+    again = cli("train-value-model", "--catalog", planted.path, "--out", model,
+                "--eval-ids", ids, *args)
+    assert again.code == 2 and "already exists" in again.stderr
+    out = tmp_path / "emb" / "vectors.parquet"
+    res = cli("embed", "--catalog", planted.path, "--model", model, "--out", out)
+    assert res.code == 0, res.stderr
+    df = pd.read_parquet(out)
+    assert list(df.columns) == ["person_id"] + [f"v{i}" for i in range(6)]
+    assert len(df) == len(planted.cat.person_ids)
+    np.testing.assert_array_equal(df["person_id"].to_numpy(), planted.cat.person_ids)
+    assert np.isfinite(df.iloc[:, 1:].to_numpy()).all()
+    assert out.with_suffix(".png").stat().st_size > 1000
+    for suffix in (".npz", ".csv"):
+        other = out.with_suffix(suffix)
+        assert cli("embed", "--catalog", planted.path, "--model", model, "--out", other,
+                   "--no-plot").code == 0
+    with np.load(out.with_suffix(".npz")) as data:
+        assert data["vectors"].shape == (len(df), 6)
+        np.testing.assert_array_equal(data["person_id"], df["person_id"].to_numpy())
+    np.testing.assert_allclose(pd.read_csv(out.with_suffix(".csv")).iloc[:, 1:].to_numpy(),
+                               df.iloc[:, 1:].to_numpy(), rtol=1e-5, atol=1e-6)
+    bad = cli("embed", "--catalog", planted.path, "--model", model, "--out", tmp_path / "x.txt")
+    assert bad.code == 2 and "must end in" in bad.stderr
+
+
+def test_persons_of_one_type_embed_close_together(planted, trained) -> None:  # type: ignore[no-untyped-def]
+    from indievalue.valuemodel.embed import person_embeddings
+
+    emb = person_embeddings(trained.model, planted.cat)
+    v = emb.vectors
+    centroids = np.stack([v[planted.types == t].mean(0) for t in range(3)])
+    nearest = ((v[:, None, :] - centroids[None]) ** 2).sum(-1).argmin(1)
+    assert (nearest == planted.types).mean() > 0.95
