@@ -192,8 +192,6 @@ def test_console_script_error_exit_code(bench: BenchData, tmp_path: Path) -> Non
     assert error_line(res.stderr).startswith("error: unknown predictor 'nope'")
 
 
-@pytest.mark.xfail(strict=True, reason="cli/eval_cmd.py opens the progress bar before the "
-                   "predictor is resolved, so an empty bar line precedes the error")
 def test_error_output_is_exactly_one_line(bench: BenchData, tmp_path: Path,
                                           monkeypatch: pytest.MonkeyPatch,
                                           capsys: pytest.CaptureFixture[str]) -> None:
@@ -204,8 +202,6 @@ def test_error_output_is_exactly_one_line(bench: BenchData, tmp_path: Path,
     assert stderr.count("\n") == 1 and stderr.startswith("error: unknown predictor")
 
 
-@pytest.mark.xfail(strict=True, reason="cli/eval_cmd.py load_config puts PyYAML's multi-line "
-                   "message into the error")
 def test_yaml_error_is_one_line(bench: BenchData, tmp_path: Path,
                                 monkeypatch: pytest.MonkeyPatch,
                                 capsys: pytest.CaptureFixture[str]) -> None:

@@ -17,7 +17,12 @@ from rich.table import Table
 from indievalue.cli.catalog_cmd import FormChoice, synthetic_banner
 from indievalue.cli.console import err, out
 from indievalue.errors import IndieValueError
-from indievalue.predictors.base import available_predictors, get_predictor, parse_option_pairs
+from indievalue.predictors.base import (
+    available_predictors,
+    get_predictor,
+    make_predictor,
+    parse_option_pairs,
+)
 from indievalue.runs.evaluate import EvalRequest, evaluate
 from indievalue.runs.evaluate import Progress as ProgressFn
 from indievalue.runs.summary import score_run
@@ -64,7 +69,8 @@ def load_config(path: Path | None) -> dict[str, Any]:
     except FileNotFoundError:
         raise IndieValueError(f"{path}: no such file") from None
     except (OSError, yaml.YAMLError) as exc:
-        raise IndieValueError(f"{path}: not a readable YAML file ({exc})") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise IndieValueError(f"{path}: not a readable YAML file ({first})") from None
     if not isinstance(data, dict) or not isinstance(data.get("options", {}), dict):
         raise IndieValueError(f"{path}: expected a mapping with an 'options' mapping")
     unknown = set(data) - {"predictor", "options"}
@@ -138,8 +144,9 @@ def register(app: typer.Typer) -> None:
             eval_size=eval_size,
             eval_ids_file=eval_ids,
         )
+        pred = make_predictor(name, options, seed=seed)  # bad names and options fail here
         with progress_bar(f"{name} ({form.value})") as update:
-            summary = evaluate(catalog, name, out_dir, request, options=options, progress=update)
+            summary = evaluate(catalog, pred, out_dir, request, progress=update)
         print_summary(summary, out_dir)
 
     @app.command("score")

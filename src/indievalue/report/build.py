@@ -142,7 +142,8 @@ def build_document(runs: Sequence[Run], focus: Run,
         sections.append(Section("calibration", "Calibration", [
             prob.table, Image("reliability", png_bytes(fig),
                               "Reliability diagram: accuracy of the chosen option against its "
-                              "predicted probability (10 bins); right: probes per bin.")]))
+                              "predicted probability (10 bins); marker area: the bin's share of "
+                              "probes.")]))
     sweep = tb.sweep_table(runs)
     if sweep is not None:
         csvs["sweep"] = sweep

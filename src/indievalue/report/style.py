@@ -34,7 +34,7 @@ INK = "#222222"
 MISSING = "#E6E6E6"
 
 #: Colours of series in order (runs in a line plot, for instance).
-SERIES = (BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY, YELLOW, INK)
+SERIES = (BLUE, ORANGE, GREEN, VERMILLION, PURPLE, SKY, INK, YELLOW)  # yellow: faint
 #: Meaningful colours, the same in every figure.
 FORM_COLOURS = {"polar": BLUE, "refined": ORANGE}
 DEMOGRAPHICS_COLOURS = {"off": BLUE, "on": ORANGE, "only": GREEN}

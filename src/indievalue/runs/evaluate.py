@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,9 +224,20 @@ def _record_lines(eps: Any, gold: np.ndarray, preds: Predictions,
     choices = np.asarray(preds.choices).tolist()
     golds = gold.tolist()
     status = None if preds.status is None else np.asarray(preds.status).tolist()
-    probs = None if preds.probs is None else np.asarray(preds.probs, dtype=np.float64)
+    probs: Any = None
+    finite: Any = None
+    if preds.probs is not None:
+        rounded = _round6(np.asarray(preds.probs))
+        inside = np.arange(rounded.shape[-1]) < eps.n_options[..., None]
+        finite = np.where(inside, np.isfinite(rounded), True).all(axis=-1).tolist()
+        probs = rounded.tolist()
     extra_cols = [(_dumps(key), np.asarray(arr)) for key, arr in (preds.probe_extras or {}).items()]
+    fast_cols = [(key, arr.tolist()) for key, arr in extra_cols
+                 if arr.dtype.kind in "iu" and arr.ndim in (2, 3)]
+    if len(fast_cols) < len(extra_cols):
+        fast_cols = []
     head: dict[int, str] = {}  # question index -> '"question":…,"category":…'
+    quoted: dict[str, str] = {}
     setup = int(eps.setup)
     out = []
     for e in range(len(eps)):
@@ -243,12 +253,25 @@ def _record_lines(eps: Any, gold: np.ndarray, preds: Predictions,
                 qid = spec.questions[qi].qid
                 head[qi] = f'"question":{_dumps(qid)},"category":{_dumps(names[cat_of[qid]])}'
             k = n_opt[e][j]
-            p = "null" if probs is None else _float_list(probs[e, j, :k])
+            if probs is None:
+                p = "null"
+            elif finite[e][j]:
+                p = "[" + ",".join(map(repr, probs[e][j][:k])) + "]"
+            else:
+                p = _dumps(probs[e][j][:k])  # NaN / Infinity spelled as json.dumps spells them
             st = "ok" if status is None else str(status[e][j])
+            if st not in quoted:
+                quoted[st] = _dumps(st)
             parts = [prefix, head[qi], f',"n_options":{k},"gold":{golds[e][j]},'
-                     f'"prediction":{choices[e][j]},"probs":{p},"status":{_dumps(st)}']
-            for key, arr in extra_cols:
-                parts.append(f",{key}:{_value(arr[e, j])}")
+                     f'"prediction":{choices[e][j]},"probs":{p},"status":{quoted[st]}']
+            if fast_cols:
+                for (key, _), (_, values) in zip(extra_cols, fast_cols, strict=True):
+                    v = values[e][j]
+                    parts.append(f",{key}:" + (str(v) if isinstance(v, int) else
+                                               "[" + ",".join(map(str, v)) + "]"))
+            else:
+                for key, arr in extra_cols:
+                    parts.append(f",{key}:{_dumps(np.asarray(arr[e, j]).tolist())}")
             parts.append("}")
             lines.append("".join(parts))
         out.append(lines)
@@ -259,20 +282,9 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def _float_list(values: np.ndarray) -> str:
-    rounded = [round(x, 6) for x in values.tolist()]
-    if all(math.isfinite(x) for x in rounded):
-        return "[" + ",".join(map(repr, rounded)) + "]"
-    return _dumps(rounded)  # NaN / Infinity spelled as json.dumps spells them
-
-
-def _value(arr: np.ndarray) -> str:
-    """JSON of a per-probe extra (``np.asarray(...).tolist()``), integers without json."""
-    if arr.dtype.kind in "iub" and arr.ndim <= 1:
-        if arr.dtype.kind == "b":
-            return _dumps(arr.tolist())
-        return str(int(arr)) if arr.ndim == 0 else "[" + ",".join(map(str, arr.tolist())) + "]"
-    return _dumps(np.asarray(arr).tolist())
+def _round6(probs: np.ndarray) -> np.ndarray:
+    """Probabilities rounded to 6 decimals (NaN stays NaN): the value nearest to n / 10**6."""
+    return np.rint(probs.astype(np.float64) * 1e6) / 1e6
 
 
 def _record_dict(eps: Any, e: int, j: int, gold: np.ndarray, preds: Predictions,
@@ -289,8 +301,7 @@ def _record_dict(eps: Any, e: int, j: int, gold: np.ndarray, preds: Predictions,
         "n_options": k,
         "gold": int(gold[e, j]),
         "prediction": int(preds.choices[e, j]),
-        "probs": None if preds.probs is None else
-        [round(float(x), 6) for x in preds.probs[e, j, :k]],
+        "probs": None if preds.probs is None else _round6(preds.probs[e, j, :k]).tolist(),
         "status": "ok" if preds.status is None else str(preds.status[e, j]),
     }
     for key, arr in (preds.probe_extras or {}).items():
@@ -305,7 +316,8 @@ def _groups(cat: Catalog, person_ids: np.ndarray) -> dict[str, dict[str, str | N
     dims = [(e.did, e.dimension) for e in cat.spec.demographics if e.dimension]
     rows = cat.rows(person_ids)
     # One column at a time (a pandas row lookup per person is slow for 800 persons).
-    columns = [[v if isinstance(v, str) else None
-                for v in demo[did].to_numpy(dtype=object)[rows].tolist()] for did, _ in dims]
+    sub = demo.iloc[rows]
+    columns = [[v if isinstance(v, str) else None for v in sub[did].to_numpy(dtype=object)]
+               for did, _ in dims]
     return {str(int(pid)): {dim: col[i] for (_, dim), col in zip(dims, columns, strict=True)}
             for i, pid in enumerate(person_ids)}

@@ -29,10 +29,13 @@ def probability_metrics(records: pd.DataFrame) -> dict[str, Any] | None:
     ok = records["status"] == "ok"
     if not ok.any():
         return None
-    width = max(len(p) for p in records.loc[ok, "probs"])
-    probs = np.full((int(ok.sum()), width), np.nan)
-    for i, p in enumerate(records.loc[ok, "probs"]):
-        probs[i, : len(p)] = p
+    rows = records.loc[ok, "probs"].to_numpy()
+    lengths = np.fromiter((len(p) for p in rows), dtype=np.int64, count=len(rows))
+    probs = np.full((len(rows), int(lengths.max())), np.nan)
+    # scatter all rows at once: row i's values go to columns 0..len_i-1
+    starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    probs[np.repeat(np.arange(len(rows)), lengths), np.arange(int(lengths.sum())) - starts] = \
+        np.concatenate([np.asarray(p, dtype=np.float64) for p in rows])
     gold = records.loc[ok, "gold"].to_numpy()
     return {
         "log_loss": log_loss(probs, gold),

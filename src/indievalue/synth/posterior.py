@@ -308,11 +308,17 @@ def fit_posterior(m: AnswerModel, obs: Observed, extra_q: np.ndarray | None = No
         ep, country, level, z = ep[sel], country[sel], level[sel], rows.z[sel] + fit.step[sel]
     full = _rows(m, obs, ep, country, level, with_pm=True)
     full.z = z
+    # A row stops moving once its step is below TOL, so its result never depends on which
+    # other episodes share the batch.
+    active = np.ones(len(full.z), dtype=bool)
     for _ in range(MAX_ITERS):
         fit = _newton_step(m, full)
-        if np.abs(fit.step).max(initial=0.0) < TOL:
+        active &= np.abs(fit.step).max(axis=1, initial=0.0) >= TOL
+        if not active.any():
             break
-        full.z = full.z + fit.step
+        full.z = full.z + np.where(active[:, None], fit.step, 0.0)
+    else:
+        fit = _newton_step(m, full)
     weight = _weights(full.episode, _log_evidence(m, full, fit), n_ep)
     return Posterior(full.episode, full.country, m.levels[full.level], weight, full.z,
                      fit.s_inv, fit.coupling, fit.diag, full.pm_first)
