@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
@@ -16,7 +17,7 @@ import pyarrow.parquet as pq
 from indievalue.catalog.spec import Form
 from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError
-from indievalue.fsutil import atomic_write_bytes
+from indievalue.fsutil import atomic_open, atomic_write_bytes
 
 ExportFormat = Literal["csv", "jsonl", "parquet"]
 
@@ -59,13 +60,16 @@ def _export(cat: Catalog, form: Form, fmt: ExportFormat, out: Path) -> Path:
         pq.write_table(_index_table(cat, form), buf)
         atomic_write_bytes(out, buf.getvalue())
     elif fmt == "jsonl":
-        atomic_write_bytes(out, _jsonl(cat, form).encode("utf-8"))
+        with atomic_open(out) as fh:
+            for chunk in _jsonl_chunks(cat, form):
+                fh.write(chunk.encode("utf-8"))
     else:
         raise IndieValueError(f"unknown export format {fmt!r} (csv, jsonl or parquet)")
     return out
 
 
-def _jsonl(cat: Catalog, form: Form) -> str:
+def _jsonl_chunks(cat: Catalog, form: Form, chunk: int = 2000) -> Iterator[str]:
+    """One JSON line per person, yielded in chunks so memory stays flat."""
     spec = cat.spec
     mat = cat.matrix(form)
     texts = [[o.text for o in q.options(form)] for q in spec.questions]
@@ -83,5 +87,8 @@ def _jsonl(cat: Catalog, form: Form) -> str:
             "statements": {qids[i]: texts[i][row[i]] for i in valid},
             "demographics": {did: col[r] for did, col in demo_cols if isinstance(col[r], str)},
         }
-        lines.append(json.dumps(rec, ensure_ascii=False))
-    return "\n".join(lines) + "\n"
+        lines.append(json.dumps(rec, ensure_ascii=False) + "\n")
+        if len(lines) >= chunk:
+            yield "".join(lines)
+            lines = []
+    yield "".join(lines)

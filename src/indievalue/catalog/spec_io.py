@@ -73,29 +73,31 @@ def _expand_block(block: dict[str, Any], where: str) -> list[Question]:
     out = []
     for i, qid in enumerate(ids):
         subject = subjects[i] if subjects is not None else None
-
-        def render(pairs: list[Any], form: str, subject: str | None = subject) -> tuple[Option, ...]:
-            template = block.get(f"{form}_template", block["template"])
-            if ("{subject}" in template) != (subject is not None):
-                raise SpecError(f"{where}: {qid} template and subjects disagree")
-            opts = []
-            for codes, answer in pairs:
-                text = template.replace("{answer}", answer)
-                if subject is not None:
-                    text = text.replace("{subject}", subject)
-                opts.append(Option(tuple(int(c) for c in codes), " ".join(text.split())))
-            return tuple(opts)
-
         out.append(
             Question(
                 qid=qid,
                 category=block["category"],
                 qtype=block["type"],
-                polar=render(polar_pairs, "polar"),
-                refined=render(refined_pairs, "refined"),
+                polar=_render(block, polar_pairs, "polar", qid, subject, where),
+                refined=_render(block, refined_pairs, "refined", qid, subject, where),
             )
         )
     return out
+
+
+def _render(block: dict[str, Any], pairs: list[Any], form: str, qid: str,
+            subject: str | None, where: str) -> tuple[Option, ...]:
+    """Expand one form's answer phrases into statements."""
+    template = block.get(f"{form}_template", block["template"])
+    if ("{subject}" in template) != (subject is not None):
+        raise SpecError(f"{where}: {qid} template and subjects disagree")
+    opts = []
+    for codes, answer in pairs:
+        text = template.replace("{answer}", answer)
+        if subject is not None:
+            text = text.replace("{subject}", subject)
+        opts.append(Option(tuple(int(c) for c in codes), " ".join(text.split())))
+    return tuple(opts)
 
 
 def _read_map(name: str) -> dict[int, str]:

@@ -120,7 +120,8 @@ def _match_columns(path: Path, present: list[str], needed: list[str]) -> dict[st
         by_upper.setdefault(key, name)
     missing = [n for n in needed if n.upper() not in by_upper]
     if missing:
-        shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+        more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
+        shown = ", ".join(missing[:8]) + more
         if len(missing) == len(needed):
             raise WVSFormatError(f"{path}: not a WVS-7 file (none of the expected columns, "
                                  f"e.g. {ID_COLUMN}, Q1, B_COUNTRY)")

@@ -99,6 +99,7 @@ def show(
 ) -> None:
     """Print one person's value statements as a predictor sees them."""
     cat = Catalog.load(catalog)
+    cat.row(person_id)  # an unknown person is an error before anything is printed
     synthetic_banner(cat.synthetic)
     lines = []
     if demographics:

@@ -72,4 +72,4 @@ def sweep_accuracy(records: pd.DataFrame) -> dict[int, float]:
     keys = [records["person_id"], records["setup"]]
     cell = correct.groupby(keys).mean()
     acc = cell.groupby(level=0).mean().mean() * 100
-    return {int(n): float(v) for n, v in acc.items()}
+    return {int(n): float(v) for n, v in acc.items()}  # type: ignore[call-overload]

