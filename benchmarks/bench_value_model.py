@@ -150,12 +150,14 @@ def main() -> None:
     print("training the value model on the full pool", file=sys.stderr)
     model_all, report = train(cat, work, "pool-all")
     t_pred, t_pred_total = prediction_seconds(cat, model_all)
+    print(f"  prediction: {t_pred:.1f} s in predict, {t_pred_total:.1f} s with episodes",
+          file=sys.stderr)
 
     rows: list[tuple[str, str, dict[str, dict[str, Any] | None]]] = []
 
-    def row(label: str, context: str, predictor: str, name: str, **opts: Any) -> None:
-        rows.append((label, context, {f: run(cat, work, name, predictor, f, **opts)
-                                      for f in FORMS}))
+    def row(label: str, shown: str, predictor: str, name: str, **opts: Any) -> None:
+        rows.append((label, shown, {f: run(cat, work, name, predictor, f, **opts)
+                                    for f in FORMS}))
 
     row("value model", "demos (d=200)", "value-model", "value-model",
         model_dir=str(model_all))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -133,9 +134,10 @@ def project_baselines(csv: Path, work: Path, seed: int) -> tuple[dict, dict]:
     for key, (name, options) in RUNS.items():
         for form in ("polar", "refined"):
             req = EvalRequest(demo_form=form, probe_form=form, seed=seed, eval_ids_file=ids)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             summary = evaluate(cat, name, work / "runs" / f"{key}-{form}", req, options=options)
             secs.setdefault(key, {})[form] = time.perf_counter() - t0
+            secs.setdefault(key + "_cpu", {})[form] = time.process_time() - c0
             acc.setdefault(key, {})[form] = float(summary["overall"])
     return acc, secs
 
@@ -181,21 +183,25 @@ def report(params: SynthParams, ref: Path, n: int, seed: int, log: list[str],
                   "(top_k 1 and 24, sweep 0) and `oracle` through `indievalue.runs.evaluate`, "
                   "as `indievalue run` does.", "",
                   "| baseline | target polar | synthetic polar | target refined | "
-                  "synthetic refined | run time (polar + refined) |", "|---|---|---|---|---|---|"]
+                  "synthetic refined | run time, polar + refined: wall (CPU) |",
+                  "|---|---|---|---|---|---|"]
         targets = {"random": RANDOM, **PAPER, "oracle": (float("nan"), float("nan"))}
         for key in RUNS:
             pol, rfd = targets[key]
             t = secs[key]["polar"] + secs[key]["refined"]
+            cpu = secs[key + "_cpu"]["polar"] + secs[key + "_cpu"]["refined"]
             fmt = (lambda v: "—" if np.isnan(v) else f"{v:.2f}")  # noqa: E731
             lines.append(f"| {NAMES[key]} | {fmt(pol)} | {acc[key]['polar']:.2f} | "
-                         f"{fmt(rfd)} | {acc[key]['refined']:.2f} | {t:.1f} s |")
+                         f"{fmt(rfd)} | {acc[key]['refined']:.2f} | {t:.1f} s ({cpu:.1f} s) |")
         lines += ["", f"Fast numpy approximation used by the search (indievalue.synth.quickeval,"
                   f" its own eval draw): majority {_fmt(quick.majority)}, top 1 "
                   f"{_fmt(quick.top1)}, top 24 {_fmt(quick.topn)}.", "",
                   "## Timing", "",
                   f"Generation of the {n:,} persons: {gen_s:.1f} s; writing the CSV: "
-                  f"{write_s:.1f} s (this run; `python benchmarks/bench_synth.py` measures both "
-                  "with repeats, see benchmarks/out/synth.md).", ""]
+                  f"{write_s:.1f} s (this run, wall; `python benchmarks/bench_synth.py` measures "
+                  "both with repeats, see benchmarks/out/synth.md). Load average at the end: "
+                  f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine: wall "
+                  "times are inflated, CPU times are not).", ""]
     else:
         lines += ["## Statistical baselines (fast numpy approximation)", "",
                   "| baseline | target | synthetic |", "|---|---|---|"]
@@ -210,7 +216,7 @@ def report(params: SynthParams, ref: Path, n: int, seed: int, log: list[str],
               f"| valid answers per person, sd | 17.31 | {counts.sd:.2f} |",
               f"| persons answering all 253 | 16.96 % | {counts.complete:.2f} % |",
               f"| persons with < 239 valid (never evaluated) | — | {counts.under_239:.2f} % |"]
-    miss = rep.missing_rates(agg, df)
+    miss = rep.missing_rates(agg, df, spec)
     worst = miss.rows.assign(err=(miss.rows["target"] - miss.rows["synthetic"]).abs()) \
         .sort_values("err", ascending=False).head(6)
     lines += ["", f"Item don't-know / no-answer rates (among persons asked) against the mean over"

@@ -8,7 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from _bench_data import altered_copy
 from indievalue.benchmark.episodes import EpisodeSet, build_episodes
 from indievalue.benchmark.evalset import select_eval_set, training_rows
 from indievalue.benchmark.setups import probe_setups
@@ -52,6 +51,20 @@ def _episodes(cat: Catalog, ids: np.ndarray, setup: int = 0, form: str = "polar"
               **kw: object) -> EpisodeSet:
     return build_episodes(cat, ids, probe_setups(cat.spec)[setup], demo_form=form,  # type: ignore[arg-type]
                           probe_form=form, seed=0, **kw)  # type: ignore[arg-type]
+
+
+def _altered(path: Path, rows: np.ndarray, cols: np.ndarray) -> Catalog:
+    """A fresh Catalog on ``path`` whose answers at (rows x cols) all move to another option
+    (in memory only)."""
+    cat = Catalog.load(path)
+    r, c = np.ix_(rows, cols)
+    for form in ("polar", "refined"):
+        mat = cat.matrix(form).copy()  # type: ignore[arg-type]
+        n_opt = cat.spec.option_counts(form)[cols]  # type: ignore[arg-type]
+        block = mat[r, c].astype(np.int64)
+        mat[r, c] = np.where(block >= 0, (block + 1) % n_opt, block).astype(np.int8)
+        setattr(cat, form, mat)
+    return cat
 
 
 def _accuracy(preds: Predictions, es: EpisodeSet) -> float:
@@ -105,7 +118,7 @@ def test_cannot_read_gold(synth_catalog: Path, cat: Catalog, ids: np.ndarray,
                           oracle: OraclePredictor) -> None:
     setup = probe_setups(cat.spec)[0]
     probes = np.array([cat.spec.index(q) for q in setup.qids])
-    altered = altered_copy(synth_catalog, cat.rows(ids[:8]), probes)
+    altered = _altered(synth_catalog, cat.rows(ids[:8]), probes)
     es, es2 = _episodes(cat, ids[:8]), _episodes(altered, ids[:8])
     assert (es.gold != es2.gold).all()
     np.testing.assert_array_equal(oracle.predict(es.episodes).probs,

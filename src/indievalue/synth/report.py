@@ -85,13 +85,14 @@ def histograms(agg: Path, df: pd.DataFrame) -> Comparison:
     return Comparison(frame, float(frame["mae"].mean()))
 
 
-def missing_rates(agg: Path, df: pd.DataFrame) -> Comparison:
+def missing_rates(agg: Path, df: pd.DataFrame, spec: StatementSpec) -> Comparison:
     """Per-question share of don't know / no answer among persons asked, against the mean
-    share over the validated GlobalOpinionQA countries."""
+    share over the validated GlobalOpinionQA countries (the 253 value questions)."""
     rates = pd.read_csv(agg / "tidy" / "missing_rates_goqa_validated.csv")
     rows = []
+    qids = set(spec.qids)
     for r in rates.itertuples():
-        if str(r.qid) not in df:
+        if str(r.qid) not in qids:
             continue
         x = df[str(r.qid)].to_numpy()
         asked = x != -4

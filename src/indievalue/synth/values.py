@@ -1,16 +1,19 @@
 """Answers to the 253 value questions: latent factors, an ordinal response model, missingness.
 
-For person p in country c and question j the latent response is
+For person p in country c and question j the latent response is, with r = rho[j] * g[p],
 
-    y = loc[c, j] + sqrt(rho[j]) * (w_T u_T + w_S u_S + w_F u_F[cat j]) + sqrt(1 - rho[j]) * e
+    y = loc[c, j] + sqrt(r) * (w_T u_T + w_S u_S + w_F u_F[cat j]) + sqrt(1 - r) * e
 
 with (w_T, w_S, w_F) a unit vector and every u and e standard normal within a country, so
-y | c ~ N(loc[c, j], 1) whatever the loadings: marginals are set by ``loc`` and the cut points
-``tau`` alone, and ``rho`` sets how much of a person's answers is shared structure
-(Inglehart-Welzel traditional/secular and survival/self-expression axes u_T, u_S, one factor
-per category u_F) rather than idiosyncrasy. The answer is the number of cut points below y,
-mapped to raw codes in latent order. The postmaterialist batteries are first/second choices
-among four goals (top two of Gumbel-perturbed utilities), not ordinal items.
+y | c ~ N(loc[c, j], 1) whatever the loadings, the communality or the person: marginals are set
+by ``loc`` and the cut points ``tau`` alone. ``rho`` sets how much of an answer is shared
+structure (Inglehart-Welzel traditional/secular and survival/self-expression axes u_T, u_S, one
+factor per category u_F) rather than idiosyncrasy, and the person's structure level g (a few
+discrete values, ``structure_levels`` / ``structure_p``) scales it: some persons answer almost
+deterministically from their values, others mostly idiosyncratically. The answer is the number
+of cut points below y, mapped to raw codes in latent order. The postmaterialist batteries are
+first/second choices among four goals (top two of Gumbel-perturbed utilities), not ordinal
+items. ``synth.posterior`` inverts exactly this model (the oracle).
 """
 
 from __future__ import annotations

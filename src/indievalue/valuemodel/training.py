@@ -36,6 +36,7 @@ STREAM_TRAIN = 22
 STREAM_INIT = 23
 STREAM_CHECK = 24
 MIN_DEMOS_UNIFORM = 50
+SMALL_D_SHARE = 0.5  # share of subset sizes drawn log-uniform in 1..max (the rest: 50..max)
 VAL_SHARE = 0.03
 VAL_MAX = 2_000
 VAL_MIN = 20  # fewer held-out persons than this: no calibration, no readout
@@ -106,13 +107,14 @@ class Sampler:
         self.max_demos = max_demos
 
     def counts(self, n_valid: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-        """Half uniform in 50..max, half log-uniform in 1..max; always leaves one to predict."""
+        """Uniform in 50..max, or (a ``SMALL_D_SHARE``) log-uniform in 1..max; always leaves
+        one answer to predict."""
         b = len(n_valid)
         top = self.max_demos
         low = min(MIN_DEMOS_UNIFORM, top)
         uni = low + torch.floor(torch.rand(b, generator=g) * (top - low + 1))
         logu = torch.floor(torch.exp(torch.rand(b, generator=g) * math.log(top + 1)))
-        pick = torch.rand(b, generator=g) < 0.5
+        pick = torch.rand(b, generator=g) >= SMALL_D_SHARE
         d = torch.where(pick, uni, logu).long()
         return torch.minimum(d, (n_valid - 1).clamp(min=0))
 
