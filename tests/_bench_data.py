@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from conftest import make_wvs_frame, write_wvs
 from indievalue.benchmark.setups import probe_setups
 from indievalue.catalog.build import build_catalog
 from indievalue.catalog.spec import Form
 from indievalue.catalog.store import Catalog
+from wvs_testdata import make_wvs_frame, write_wvs
 
 BENCH_PERSONS = 2_500
 BENCH_SEED = 7

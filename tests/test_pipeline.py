@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from _bench_data import BenchData, bench_data
+from indievalue import pipeline
 from indievalue.catalog.store import Catalog
 from indievalue.pipeline import BASELINES, planned_runs, results_table, run_main_job
 
@@ -19,10 +20,20 @@ def bench(tmp_path_factory: pytest.TempPathFactory) -> BenchData:
     return bench_data(tmp_path_factory)
 
 
+REPORTS: list[tuple[Path, list[str]]] = []
+
+
+def fake_report(out: Path, keys: list[str]) -> None:
+    """The HTML report has its own tests (tests/report); here only its inputs are checked."""
+    REPORTS.append((out, keys))
+
+
 @pytest.fixture(scope="module")
 def job(bench: BenchData, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
     out = tmp_path_factory.mktemp("main")
-    return out, run_main_job(wvs=bench.csv, out=out, eval_size=EVAL_SIZE)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pipeline, "write_report", fake_report)
+        return out, run_main_job(wvs=bench.csv, out=out, eval_size=EVAL_SIZE)
 
 
 def test_every_baseline_on_both_forms(job: tuple[Path, dict]) -> None:
@@ -43,6 +54,7 @@ def test_every_baseline_on_both_forms(job: tuple[Path, dict]) -> None:
             summary = json.loads((run / "summary.json").read_text())
             assert summary == results[key][form]
             assert summary["complete"] is True and summary["n_persons"] == EVAL_SIZE
+    assert REPORTS[0] == (out, keys)
     top1 = json.loads((out / "runs" / "resemble-top1-polar" / "spec.json").read_text())
     assert top1["spec"]["predictor_options"]["top_k"] == 1
     top24 = json.loads((out / "runs" / "resemble-top24-refined" / "summary.json").read_text())
@@ -77,7 +89,9 @@ def test_second_call_reuses_catalog_and_runs(job: tuple[Path, dict], bench: Benc
                *sorted((out / "runs").glob("*/spec.json"))]
     before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in watched}
     capsys.readouterr()
-    again = run_main_job(wvs=bench.csv, out=out, eval_size=EVAL_SIZE)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(pipeline, "write_report", fake_report)
+        again = run_main_job(wvs=bench.csv, out=out, eval_size=EVAL_SIZE)
     assert "reusing catalog" in capsys.readouterr().err
     assert again == results
     for p, (mtime, data) in before.items():

@@ -62,9 +62,9 @@ def planned_runs(cat: Catalog) -> list[PlannedRun]:
     runs = list(BASELINES)
     if cat.synthetic:
         try:
-            get_predictor("oracle")
+            get_predictor("oracle").check_catalog(cat)
         except IndieValueError:
-            pass
+            pass  # a synthetic file from another generator: no oracle
         else:
             runs.append(ORACLE)
     return runs

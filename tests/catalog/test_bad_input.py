@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import CliResult, indievalue_command, leftovers, make_wvs_frame, write_wvs
+from wvs_testdata import CliResult, indievalue_command, leftovers, make_wvs_frame, write_wvs
 from indievalue.catalog.build import build_catalog
 from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError, WVSFormatError

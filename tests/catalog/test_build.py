@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import indievalue.catalog.build as build_mod
-from conftest import leftovers, make_wvs_frame, write_reference_jsonl, write_wvs
+from wvs_testdata import leftovers, make_wvs_frame, write_reference_jsonl, write_wvs
 from indievalue.catalog.build import build_catalog
 from indievalue.catalog.export import export_catalog
 from indievalue.catalog.spec import StatementSpec

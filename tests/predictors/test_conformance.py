@@ -90,8 +90,10 @@ def fitted(name: str, cat: Catalog, rows: np.ndarray, seed: int = SEED, variant:
     """Construct and fit ``name`` (cached per catalog ``variant`` and seed unless ``fresh``),
     skipping where this environment cannot run it."""
     cls = get_predictor(name)
-    if "synthetic" in cls.requires and not cat.synthetic:
-        pytest.skip(f"{name} runs on synthetic catalogs only")
+    try:
+        cls.check_catalog(cat)
+    except IndieValueError as exc:
+        pytest.skip(f"{name} cannot run on this catalog: {exc}")
     options = conformance_options(name)
     key = (name, seed, variant)
     if not fresh and key in _FITTED:

@@ -11,11 +11,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import make_wvs_frame, write_wvs
 from indievalue.catalog.build import build_catalog
 from indievalue.catalog.spec_io import builtin_spec
 from indievalue.catalog.store import Catalog
 from indievalue.predictors import TrainingPool
+from wvs_testdata import make_wvs_frame, write_wvs
 
 N_PERSONS = 400
 N_EVAL = 40
