@@ -17,6 +17,7 @@ imports from).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import importlib.util
@@ -39,10 +40,10 @@ import numpy as np
 import pytest
 from platformdirs import user_cache_dir
 
-from wvs_testdata import indievalue_command, make_wvs_frame, write_wvs
 from indievalue.catalog.build import build_catalog
 from indievalue.catalog.spec_io import builtin_spec
 from indievalue.catalog.store import Catalog
+from wvs_testdata import indievalue_command, make_wvs_frame, write_wvs
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_CACHE = Path(user_cache_dir("indievalue")) / "test-models" / "smollm2-135m"
@@ -147,7 +148,7 @@ def lm_catalog(factory: pytest.TempPathFactory) -> LMWorld:
     return _CACHE["world"]  # type: ignore[no-any-return]
 
 
-# -- run directories --------------------------------------------------------------------------------
+# -- run directories -------------------------------------------------------------------------
 def read_records(run: Path) -> list[dict[str, Any]]:
     return [json.loads(ln) for ln in (run / "records.jsonl").read_text("utf-8").splitlines()]
 
@@ -221,7 +222,9 @@ class StubServer:
     ``fault(n, prompt)`` decides the fate of the n-th request (0-based, arrival order): None
     to answer, or one of :data:`FAULT_KINDS` — 429, 500, a hang of ``hang_s`` seconds (longer
     than the client's timeout), or a 200 whose body is not JSON. ``delay_s`` slows every
-    answer (for the kill-and-resume test). Every request and every injected fault is counted.
+    answer. With ``gate_after`` set, requests after that many answers are held unanswered
+    (``gated`` is set) until :meth:`release` — a quiet point at which to kill a client. Every
+    request, every answer (per prompt) and every injected fault is counted.
     """
 
     def __init__(self, fault: Callable[[int, str], str | None] | None = None,
@@ -234,6 +237,10 @@ class StubServer:
         self.injected: Counter[str] = Counter()
         # faults answered with an HTTP status (tests may add kinds, e.g. "http_400": 400)
         self.status_codes = {"rate_limit": 429, "server_error": 500}
+        # after ``gate_after`` answers, further requests wait (unanswered) until release()
+        self.gate_after: int | None = None
+        self.gated = threading.Event()  # set once a request waits at the gate
+        self._release = threading.Event()
         self._lock = threading.Lock()
         self._stop = threading.Event()
         stub = self
@@ -245,11 +252,12 @@ class StubServer:
                 pass
 
             def _send(self, code: int, body: bytes) -> None:
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                with contextlib.suppress(OSError):  # a client that gave up (or was killed)
+                    self.send_response(code)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length", 0))
@@ -269,14 +277,18 @@ class StubServer:
                                json.dumps({"error": {"message": kind}}).encode())
                 elif kind == "timeout":
                     stub._stop.wait(stub.hang_s)
-                    with_body = b'{"error": {"message": "too late"}}'
-                    try:
-                        self._send(504, with_body)
-                    except OSError:
-                        pass  # the client gave up long ago
+                    self._send(504, b'{"error": {"message": "too late"}}')
                 elif kind == "bad_response":
                     self._send(200, b"<html>this is not json")
                 else:
+                    with stub._lock:
+                        held = stub.gate_after is not None and \
+                            sum(stub.answered.values()) >= stub.gate_after
+                    if held:
+                        stub.gated.set()
+                        stub._release.wait(60)
+                        self._send(503, b'{"error": {"message": "released"}}')
+                        return
                     if stub.delay_s:
                         time.sleep(stub.delay_s)
                     text = stub_answer(prompt)
@@ -302,8 +314,14 @@ class StubServer:
         self._thread.start()
         return self
 
+    def release(self) -> None:
+        """Let requests held at the gate go (they get a 503 and count as unanswered)."""
+        self.gate_after = None
+        self._release.set()
+
     def __exit__(self, *exc: Any) -> None:
         self._stop.set()  # release hanging handlers
+        self._release.set()
         self.httpd.shutdown()
         self.httpd.server_close()
         self._thread.join(timeout=10)

@@ -15,7 +15,14 @@ from _lm_support import LMWorld, check_run, lm_catalog, read_records
 from indievalue.benchmark.episodes import Episodes, build_episodes
 from indievalue.benchmark.setups import probe_setups
 from indievalue.catalog.store import Catalog
-from indievalue.lm.backends.base import BackendStats, Completion, GenParams, Messages, ScoreGroup
+from indievalue.lm.backends.base import (
+    BackendStats,
+    Completion,
+    GenParams,
+    Messages,
+    OnDone,
+    ScoreGroup,
+)
 from indievalue.lm.parsing import parse_protocol_b
 from indievalue.predictors import make_predictor
 from indievalue.runs.evaluate import EvalRequest, evaluate
@@ -35,11 +42,14 @@ class ScriptedBackend:
         self.calls: list[tuple[str, GenParams]] = []
         self.score_calls: list[list[ScoreGroup]] = []
 
-    def generate(self, prompts: list[Messages], params: GenParams) -> list[Completion]:
+    def generate(self, prompts: list[Messages], params: GenParams,
+                 on_done: OnDone | None = None) -> list[Completion]:
         out = []
-        for m in prompts:
+        for i, m in enumerate(prompts):
             self.calls.append((m[-1]["content"], params))
             out.append(Completion(self.reply(m[-1]["content"], params), 10, 2))
+            if on_done is not None:
+                on_done(i, out[-1])
         self.stats.requests += len(prompts)
         return out
 

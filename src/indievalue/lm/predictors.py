@@ -140,9 +140,11 @@ class LMPredictor(Predictor):
         found = [self.cache.get(k) for k in keys]
         todo = [i for i, f in enumerate(found) if f is None]
         if todo:
-            fresh = self.backend.generate([prompts[i] for i in todo], params)
+            def store(k: int, comp: Completion) -> None:  # as each arrives, not per batch
+                self.cache.put(keys[todo[k]], comp.to_json())
+
+            fresh = self.backend.generate([prompts[i] for i in todo], params, on_done=store)
             for i, comp in zip(todo, fresh, strict=True):
-                self.cache.put(keys[i], comp.to_json())
                 found[i] = comp.to_json()
         return [Completion.from_json(f) for f in found]  # type: ignore[arg-type]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -60,13 +61,20 @@ class BackendStats:
         self.faults[kind] = self.faults.get(kind, 0) + 1
 
 
+# Called with (index in the request list, completion) as soon as each completion arrives, so
+# the caller can cache it before the rest of the batch is done (a killed run loses nothing paid).
+OnDone = Callable[[int, "Completion"], None]
+
+
 class Backend(Protocol):
     name: str
     model_id: str
     stats: BackendStats
 
-    def generate(self, prompts: list[Messages], params: GenParams) -> list[Completion]:
-        """One completion per conversation (the backend applies the chat template)."""
+    def generate(self, prompts: list[Messages], params: GenParams,
+                 on_done: OnDone | None = None) -> list[Completion]:
+        """One completion per conversation (the backend applies the chat template);
+        ``on_done`` sees each completion as it arrives."""
 
     def score(self, prompt: Messages, groups: list[ScoreGroup]) -> list[list[float]]:
         """Summed log-probability of each option of each group after the prompt, with one

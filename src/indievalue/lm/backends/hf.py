@@ -12,6 +12,7 @@ from indievalue.lm.backends.base import (
     Completion,
     GenParams,
     Messages,
+    OnDone,
     ScoreGroup,
 )
 
@@ -95,7 +96,8 @@ class HFBackend:
         return body + "\n"
 
     # -- generation --------------------------------------------------------------------------
-    def generate(self, prompts: list[Messages], params: GenParams) -> list[Completion]:
+    def generate(self, prompts: list[Messages], params: GenParams,
+                 on_done: OnDone | None = None) -> list[Completion]:
         self._load()
         torch, _ = _require_torch()
         out: list[Completion] = []
@@ -123,6 +125,8 @@ class HFBackend:
                 out.append(Completion(text, n_in, len(ids)))
                 self.stats.tokens_in += n_in
                 self.stats.tokens_out += len(ids)
+                if on_done is not None:
+                    on_done(start + i, out[-1])
             self.stats.requests += len(texts)
         return out
 

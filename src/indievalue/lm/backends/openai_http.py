@@ -20,6 +20,7 @@ from indievalue.lm.backends.base import (
     Completion,
     GenParams,
     Messages,
+    OnDone,
     ScoreGroup,
 )
 
@@ -123,11 +124,18 @@ class OpenAIBackend:
         raise IndieValueError(f"openai endpoint: giving up after {self.max_attempts} attempts "
                               f"(faults so far: {self.stats.faults})")
 
-    def generate(self, prompts: list[Messages], params: GenParams) -> list[Completion]:
+    def generate(self, prompts: list[Messages], params: GenParams,
+                 on_done: OnDone | None = None) -> list[Completion]:
+        def one(i: int) -> Completion:
+            comp = self._one(prompts[i], params)
+            if on_done is not None:
+                on_done(i, comp)
+            return comp
+
         if len(prompts) == 1 or self.concurrency <= 1:
-            return [self._one(m, params) for m in prompts]
+            return [one(i) for i in range(len(prompts))]
         with ThreadPoolExecutor(max_workers=min(self.concurrency, len(prompts))) as pool:
-            return list(pool.map(lambda m: self._one(m, params), prompts))
+            return list(pool.map(one, range(len(prompts))))
 
     def score(self, prompt: Messages, groups: list[ScoreGroup]) -> list[list[float]]:
         raise IndieValueError("the openai backend cannot score option text (chat endpoints do "

@@ -10,6 +10,7 @@ from indievalue.lm.backends.base import (
     Completion,
     GenParams,
     Messages,
+    OnDone,
     ScoreGroup,
 )
 
@@ -42,7 +43,8 @@ class VLLMBackend:
         tok = self._load().get_tokenizer()
         return str(tok.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
 
-    def generate(self, prompts: list[Messages], params: GenParams) -> list[Completion]:
+    def generate(self, prompts: list[Messages], params: GenParams,
+                 on_done: OnDone | None = None) -> list[Completion]:
         import vllm
 
         llm = self._load()
@@ -56,6 +58,8 @@ class VLLMBackend:
             self.stats.tokens_in += n_in
             self.stats.tokens_out += n_out
             result.append(Completion(o.outputs[0].text, n_in, n_out))
+            if on_done is not None:
+                on_done(len(result) - 1, result[-1])
         return result
 
     def score(self, prompt: Messages, groups: list[ScoreGroup]) -> list[list[float]]:
