@@ -6,7 +6,15 @@ import sys
 
 import typer
 
-from indievalue.cli import catalog_cmd, embed_cmd, eval_cmd, report_cmd, run_cmd, synth_cmd
+from indievalue.cli import (
+    catalog_cmd,
+    embed_cmd,
+    eval_cmd,
+    report_cmd,
+    run_cmd,
+    synth_cmd,
+    train_cmd,
+)
 from indievalue.errors import IndieValueError
 
 app = typer.Typer(
@@ -24,6 +32,7 @@ run_cmd.register(app)
 report_cmd.register(app)
 embed_cmd.register(app)
 synth_cmd.register(app)
+train_cmd.register(app)
 
 
 def main() -> None:
