@@ -83,14 +83,17 @@ def run_main_job(wvs: Path | None, out: Path, seed: int = 0,
     if not ids_file.exists():
         write_eval_ids(ids_file, select_eval_set(cat, eval_size, seed).person_ids)
     results: dict[str, dict[str, dict[str, Any]]] = {}
-    for plan in planned_runs(cat):
+    plans = planned_runs(cat)
+    # Resemble top 24 first: top 1 then reuses its ranked neighbour lists.
+    for plan in sorted(plans, key=lambda p: p.key != "resemble-top24"):
         for form in ("polar", "refined"):
             req = EvalRequest(demo_form=form, probe_form=form, seed=seed, eval_ids_file=ids_file)
             with progress_bar(f"{plan.label} ({form})") as update:
                 summary = evaluate(cat, plan.predictor, out / "runs" / f"{plan.key}-{form}", req,
                                    options=plan.options, label=plan.label, progress=update)
             results.setdefault(plan.key, {})[form] = summary
-    labels = {p.key: p.label for p in planned_runs(cat)}
+    results = {p.key: results[p.key] for p in plans}  # display order
+    labels = {p.key: p.label for p in plans}
     atomic_write_text(out / "table.md", results_table(results, labels, cat.synthetic))
     print_results(results, labels, cat.synthetic)
     stdout.print(f"results: {out / 'table.md'}; run directories under {out / 'runs'}")

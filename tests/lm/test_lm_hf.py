@@ -142,6 +142,7 @@ def naive_scores(backend: Any, prompt: list[dict[str, str]],
                  groups: list[ScoreGroup]) -> list[list[float]]:
     """Each option scored with one full forward pass over prompt + prefix + option (no KV
     cache), on the same token ids the backend uses."""
+    backend._load()
     tok, m = backend._tok, backend._model
 
     def ids(text: str) -> list[int]:

@@ -82,7 +82,7 @@ def test_evaluate_against_llama_cpp_server(world: LMWorld, llama_server: str, tm
                    "--protocol", "B", "--demos", "5", "--eval-ids", world.ids_1,
                    "--predictor", "openai", "--option", f"base_url={llama_server}",
                    "--option", "model=smollm2", "--option", "max_new_tokens=12",
-                   "--option", "retries=1", "--option", "cache=off",
+                   "--option", "retries=0", "--option", "cache=off",
                    "--option", "timeout=120"])
     assert res.returncode == 0, res.stderr[-3000:]
     assert f"run directory: {out}" in res.stdout

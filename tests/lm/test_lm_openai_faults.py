@@ -75,7 +75,7 @@ def test_backoff_doubles_with_jitter_and_cap(monkeypatch: pytest.MonkeyPatch) ->
         assert stub.requests == 9
     assert backend.stats.faults == {"server_error": 9}
     assert backend.stats.requests == 0
-    assert len(delays) == 9
+    assert len(delays) == 8  # a wait between attempts, none after the last
     for attempt, d in enumerate(delays):
         base = min(20.0, 2.0**attempt)
         assert 0.5 * base <= d < 1.5 * base, (attempt, d)
@@ -98,7 +98,7 @@ def test_unretryable_errors_stop_at_once(code: int) -> None:
 def test_each_fault_kind_is_survived_and_counted() -> None:
     script = iter(["bad_response", "rate_limit", "server_error", "timeout", None])
     with StubServer(lambda n, p: next(script), hang_s=5.0) as stub:
-        backend = OpenAIBackend("m", stub.base_url, timeout=0.5, backoff=0.01)
+        backend = OpenAIBackend("m", stub.base_url, timeout=1.0, backoff=0.01)
         (comp,) = backend.generate([MESSAGES], GenParams(max_new_tokens=8))
         assert stub.requests == 5
     assert comp.text == stub_answer(MESSAGES[0]["content"])
@@ -107,7 +107,7 @@ def test_each_fault_kind_is_survived_and_counted() -> None:
 
 
 def _run(world: LMWorld, out: Path, stub: StubServer, protocol: str, cache: str) -> Any:
-    options = {"base_url": stub.base_url, "model": "stub-model", "timeout": 0.5,
+    options = {"base_url": stub.base_url, "model": "stub-model", "timeout": 1.0,
                "backoff": 0.01, "max_attempts": 8, "concurrency": 4, "batch_size": 6,
                "max_new_tokens": 16, "cache": cache}
     request = EvalRequest(protocol=protocol, demos=5, eval_ids_file=world.ids_2)  # type: ignore[arg-type]

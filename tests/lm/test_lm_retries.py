@@ -194,3 +194,19 @@ def test_loglik_groups_and_probabilities(world: LMWorld) -> None:
                 lp = -np.arange(k, dtype=float)[::-1]
                 assert np.allclose(p, np.exp(lp) / np.exp(lp).sum())
                 assert np.isnan(out.probs[e, j, k:]).all()
+
+
+def test_record_schema_matches_baseline(world: LMWorld, tmp_path: Path) -> None:
+    """LM records lead with exactly the baseline predictors' record fields."""
+    from _lm_support import RECORD_FIELDS
+
+    evaluate(world.catalog, "majority", tmp_path / "base",
+             EvalRequest(protocol="B", demos=4, eval_ids_file=world.ids_1))
+    base = read_records(tmp_path / "base")
+    assert all(list(r) == RECORD_FIELDS for r in base)
+    backend = ScriptedBackend(lambda text, p: "Option 2")
+    evaluate(world.catalog, predictor(backend), tmp_path / "lm",
+             EvalRequest(protocol="B", demos=4, eval_ids_file=world.ids_1))
+    lm = read_records(tmp_path / "lm")
+    assert all(list(r) == [*RECORD_FIELDS, "response", "attempts"] for r in lm)
+    assert [r["question"] for r in lm] == [r["question"] for r in base]

@@ -23,7 +23,7 @@ from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError
 
 # Status of one prediction; anything but "ok" is scored wrong and counted separately.
-Status = Literal["ok", "parse_failure", "error"]
+Status = Literal["ok", "parse_failure", "abstain", "error"]
 
 
 class PredictorOptions(BaseModel):

@@ -61,6 +61,7 @@ def summarize(records: pd.DataFrame, groups: pd.DataFrame | None, category_order
         "n_records": len(records),
         "parse_failures": int(status.get("parse_failure", 0)),
         "errors": int(status.get("error", 0)),
+        "abstentions": int(status.get("abstain", 0)),
         "sigma_inequity": None,
         "sigma_by_dimension": {},
         "groups": {},

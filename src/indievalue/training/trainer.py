@@ -231,8 +231,9 @@ def _last_checkpoint(out: Path) -> str | None:
 
 
 def train(data: str | Path, base_model: str | Path, out: str | Path, config: TrainConfig,
-          console: Console | None = None) -> TrainResult:
-    """Fine-tune (or resume fine-tuning) and write ``final/``; returns the run summary."""
+          console: Console | None = None, callbacks: list[Any] | None = None) -> TrainResult:
+    """Fine-tune (or resume fine-tuning) and write ``final/``; returns the run summary.
+    ``callbacks`` are extra ``transformers.TrainerCallback`` objects."""
     from indievalue.training.progress import RichProgressCallback
 
     _require()
@@ -249,7 +250,7 @@ def train(data: str | Path, base_model: str | Path, out: str | Path, config: Tra
         return TrainResult(out, final, adapter, read_json(out / SUMMARY_FILE))
     _prepare_out(out, spec)
     progress = RichProgressCallback(out, console)
-    trainer, dropped = build_trainer(data, base, out, config, [progress])
+    trainer, dropped = build_trainer(data, base, out, config, [progress, *(callbacks or [])])
     if dropped:
         console.print(f"dropped {dropped} example(s) longer than {config.max_length} tokens")
     resume = _last_checkpoint(out)

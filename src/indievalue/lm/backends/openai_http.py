@@ -120,7 +120,8 @@ class OpenAIBackend:
                     self.stats.fault(kind)
                     delay = min(self.max_backoff, self.backoff * 2**attempt)
                     delay *= 0.5 + self._jitter.random()
-                time.sleep(delay)
+                if attempt + 1 < self.max_attempts:  # no pointless wait before giving up
+                    time.sleep(delay)
         raise IndieValueError(f"openai endpoint: giving up after {self.max_attempts} attempts "
                               f"(faults so far: {self.stats.faults})")
 
