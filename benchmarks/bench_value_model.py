@@ -24,13 +24,14 @@ from typing import Any
 from indievalue.benchmark.episodes import build_episodes
 from indievalue.benchmark.evalset import select_eval_set, training_rows
 from indievalue.benchmark.setups import probe_setups
+from indievalue.catalog.spec import Form
 from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError
 from indievalue.predictors import TrainingPool, available_predictors, make_predictor
 from indievalue.runs.evaluate import EvalRequest, evaluate
 
 OUT = Path(__file__).resolve().parent / "out" / "value_model.md"
-FORMS = ("polar", "refined")
+FORMS: tuple[Form, ...] = ("polar", "refined")
 CURVE = (10, 25, 50, 100, 150, 200)
 # Small pools need explicit passes (epochs="auto" keeps small pools quick, see the design note).
 POOL_ROWS: tuple[tuple[int | str, dict[str, Any]], ...] = (
@@ -69,7 +70,7 @@ def ensure_catalog(args: argparse.Namespace) -> Path:
     return cat
 
 
-def run(cat: Path, work: Path, name: str, predictor: str, form: str, demos: int = 200,
+def run(cat: Path, work: Path, name: str, predictor: str, form: Form, demos: int = 200,
         **options: Any) -> dict[str, Any] | None:
     """Evaluate (or resume) one run; None when the predictor cannot run here."""
     request = EvalRequest(protocol="A", demos=demos, demo_form=form, probe_form=form, seed=0)
@@ -157,7 +158,7 @@ def main() -> None:
     print(f"  prediction: {t_pred:.1f} s in predict, {t_pred_total:.1f} s with episodes",
           file=sys.stderr)
 
-    rows: list[tuple[str, str, dict[str, dict[str, Any] | None]]] = []
+    rows: list[tuple[str, str, dict[Form, dict[str, Any] | None]]] = []
 
     def row(label: str, shown: str, predictor: str, name: str, **opts: Any) -> None:
         rows.append((label, shown, {f: run(cat, work, name, predictor, f, **opts)
@@ -241,8 +242,8 @@ def main() -> None:
                         for f in FORMS)
         lines += ["", f"Value model minus Resemble (all, top 24, visible): {gap} points "
                   "(target: +4 on both)."]
-        reach = [f"{f}: target {target[f]['overall'] + 4:.2f}, oracle "  # type: ignore[index]
-                 f"{oracle[f]['overall']:.2f}" for f in FORMS if oracle[f] is not None]
+        reach = [f"{f}: target {t['overall'] + 4:.2f}, oracle {o['overall']:.2f}"
+                 for f in FORMS if (t := target[f]) is not None and (o := oracle[f]) is not None]
         if reach:
             lines += ["", "The target against the oracle (no predictor can beat the oracle on "
                       "average): " + "; ".join(reach) + "."]
@@ -259,10 +260,10 @@ def main() -> None:
                   "Resemble top 24, visible)", "",
                   "| pool | value model epochs | training time | value model polar | "
                   "refined | Resemble polar | refined |", "|---|---|---|---|---|---|---|"]
-        for size, rep, res in pools:
+        for size, rep, pres in pools:
             lines.append(f"| {size} | {rep['epochs']} | {rep['seconds'] / 60:.1f} min | "
-                         f"{fmt(res['vm-polar'])} | {fmt(res['vm-refined'])} | "
-                         f"{fmt(res['res-polar'])} | {fmt(res['res-refined'])} |")
+                         f"{fmt(pres['vm-polar'])} | {fmt(pres['vm-refined'])} | "
+                         f"{fmt(pres['res-polar'])} | {fmt(pres['res-refined'])} |")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
     print(f"wrote {args.out}", file=sys.stderr)

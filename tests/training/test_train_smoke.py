@@ -72,12 +72,12 @@ def test_over_long_examples_are_dropped_not_truncated(data_dir: Path, model_dir:
     from indievalue.training.trainer import build_trainer
 
     stats = json.loads((data_dir / "stats.json").read_text())
-    shortest = stats["tokens"]["min"]
+    median, shortest = stats["tokens"]["p50"], stats["tokens"]["min"]
     (tmp_path / "out").mkdir()
-    cfg = TrainConfig(**{**TINY, "max_examples": 20, "max_length": shortest})
+    cfg = TrainConfig(**{**TINY, "max_examples": 20, "max_length": median})
     trainer, dropped = build_trainer(data_dir, model_dir, tmp_path / "out", cfg)
-    assert len(trainer.train_dataset) + dropped == 20
-    assert all(len(r["input_ids"]) <= shortest for r in trainer.train_dataset)
+    assert 0 < dropped < 20 and len(trainer.train_dataset) + dropped == 20
+    assert all(len(r["input_ids"]) <= median for r in trainer.train_dataset)
     with pytest.raises(IndieValueError, match="longer than max_length"):
         build_trainer(data_dir, model_dir, tmp_path / "out",
                       TrainConfig(**{**TINY, "max_length": shortest - 1}))

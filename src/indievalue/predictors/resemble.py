@@ -28,7 +28,7 @@ from indievalue.predictors.base import (
 )
 
 STREAM_POOL = 11
-MEMO_SIZE = 16  # ranked lists kept (E x k ints each: small)
+MEMO_SIZE = 64  # ranked lists kept: one per batch of episodes (E x k ints, < 100 KB each)
 _MEMO: OrderedDict[str, np.ndarray] = OrderedDict()
 CHUNK = 128  # episodes per similarity block: bounds memory at ~P x CHUNK x 16 bytes
 

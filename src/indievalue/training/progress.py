@@ -16,7 +16,7 @@ from transformers import TrainerCallback
 LOG_FILE = "train_log.jsonl"
 
 
-class RichProgressCallback(TrainerCallback):  # type: ignore[misc]
+class RichProgressCallback(TrainerCallback):
     def __init__(self, out: Path, console: Console | None = None):
         self.out = out
         self.console = console or Console(stderr=True, highlight=False)
