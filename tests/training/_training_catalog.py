@@ -6,7 +6,7 @@ A plain helper module, not a conftest.py (a second ``conftest`` would shadow tes
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -27,16 +27,12 @@ _built: dict[str, Path] = {}
 
 
 def _test_data() -> ModuleType:
-    """tests/conftest.py loaded by path (``import conftest`` may find another folder's)."""
-    path = Path(__file__).resolve().parents[1] / "conftest.py"
-    spec = importlib.util.spec_from_file_location("_indievalue_test_data", path)
-    assert spec is not None and spec.loader is not None
-    if spec.name in sys.modules:
-        return sys.modules[spec.name]
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    """tests/wvs_testdata.py, the shared survey-file generator (imported by path so this
+    helper also works outside pytest)."""
+    tests = str(Path(__file__).resolve().parents[1])
+    if tests not in sys.path:
+        sys.path.append(tests)
+    return importlib.import_module("wvs_testdata")
 
 
 def training_catalog(factory: pytest.TempPathFactory) -> Path:

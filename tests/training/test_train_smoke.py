@@ -131,7 +131,7 @@ def test_resume_from_the_latest_checkpoint(data_dir: Path, model_dir: Path,
 
     from indievalue.training.trainer import train
 
-    class Stop(TrainerCallback):  # type: ignore[misc]
+    class Stop(TrainerCallback):
         def on_save(self, args: Any, state: Any, control: Any, **kw: Any) -> None:
             if state.global_step == 2:
                 raise KeyboardInterrupt

@@ -92,16 +92,21 @@ def register(app: typer.Typer) -> None:
                               eval_ids_file=eval_ids, tokenizer=tokenizer, max_length=max_length,
                               formats=_formats(fmt), prompt_template=prompt_template)
         request.resolve()  # a bad preset or unit name fails before any work
-        with Progress(TextColumn("training examples"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), TimeRemainingColumn(), console=err,
-                      transient=False) as bar:
-            task = bar.add_task("examples", total=None)
+        bar = Progress(TextColumn("training examples"), BarColumn(), MofNCompleteColumn(),
+                       TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False)
+        task = bar.add_task("examples", total=None)
 
-            def update(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
+        def update(done: int, total: int) -> None:
+            if not bar.live.is_started:  # shown once sampling is done: errors come first
+                bar.start()
+            bar.update(task, completed=done, total=total)
 
+        try:
             stats = build_training_data(catalog, out_dir, request, overwrite=overwrite,
                                         progress=update)
+        finally:
+            if bar.live.is_started:
+                bar.stop()
         from indievalue.catalog.store import Catalog
 
         synthetic_banner(Catalog.load(catalog).synthetic)

@@ -101,6 +101,8 @@ def build_training_data(catalog: Catalog | str | Path, out: str | Path, request:
     name, paper, units = request.resolve()
     if not request.formats:
         raise IndieValueError("choose at least one output format (hf, jsonl)")
+    if Path(out).exists() and not overwrite:  # before the sampling, not after
+        raise IndieValueError(f"{out} already exists (pass --overwrite to replace it)")
     if request.max_length < 1:
         raise IndieValueError("--max-length must be positive")
     if "hf" in request.formats:
