@@ -17,10 +17,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from wvs_testdata import CliResult, indievalue_command, leftovers, make_wvs_frame, write_wvs
 from indievalue.catalog.build import build_catalog
 from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError, WVSFormatError
+from wvs_testdata import CliResult, indievalue_command, leftovers, make_wvs_frame, write_wvs
 
 PNG_HEAD = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"IHDR" + struct.pack(">II", 64, 64)
 

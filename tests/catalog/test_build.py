@@ -15,13 +15,13 @@ import pyarrow.parquet as pq
 import pytest
 
 import indievalue.catalog.build as build_mod
-from wvs_testdata import leftovers, make_wvs_frame, write_reference_jsonl, write_wvs
 from indievalue.catalog.build import build_catalog
 from indievalue.catalog.export import export_catalog
 from indievalue.catalog.spec import StatementSpec
 from indievalue.catalog.spec_io import load_reference_spec
 from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError
+from wvs_testdata import leftovers, make_wvs_frame, write_reference_jsonl, write_wvs
 
 CATALOG_FILES = ["demographics.parquet", "manifest.json", "persons.parquet", "polar.parquet",
                  "raw.parquet", "refined.parquet", "spec.json"]

@@ -11,10 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from wvs_testdata import EXTRA_COLUMNS, make_wvs_frame, write_wvs
 from indievalue.catalog.spec import StatementSpec
 from indievalue.catalog.wvs import BLANK_CODE, WVSTable, read_wvs, required_columns
 from indievalue.errors import WVSFormatError
+from wvs_testdata import EXTRA_COLUMNS, make_wvs_frame, write_wvs
 
 
 @pytest.fixture(scope="module")

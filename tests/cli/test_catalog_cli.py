@@ -12,6 +12,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
+from indievalue.catalog.spec import StatementSpec
+from indievalue.catalog.store import Catalog
 from wvs_testdata import (
     CliResult,
     indievalue_command,
@@ -19,8 +21,6 @@ from wvs_testdata import (
     write_reference_jsonl,
     write_wvs,
 )
-from indievalue.catalog.spec import StatementSpec
-from indievalue.catalog.store import Catalog
 
 Cli = Callable[..., CliResult]
 

@@ -5,6 +5,7 @@ protocol-B evaluation into a run directory. Skipped when the model package is ab
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,18 @@ pytest.importorskip("peft")
 TINY = {"max_examples": 1, "batch_size": 1, "per_device_batch_size": 1, "max_steps": 3,
         "learning_rate": 1e-4, "warmup_ratio": 0.0, "logging_steps": 1, "max_length": 256,
         "save_steps": 1000, "gradient_checkpointing": False, "use_cpu": True}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread() -> Iterator[None]:
+    """One torch thread: on a shared 2-core machine two threads spin against each other
+    (a training step measured 4-6x slower with 2 threads than with 1 under load)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -89,28 +102,38 @@ def _losses(out: Path) -> list[float]:
             if "loss" in e]
 
 
-def test_train_then_evaluate_the_checkpoint(data_dir: Path, model_dir: Path,
-                                            tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def trained(data_dir: Path, model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
     from indievalue.training.trainer import train
 
-    out = tmp_path / "run"
-    result = train(data_dir, model_dir, out, TrainConfig(**TINY))
-    losses = _losses(out)
-    assert len(losses) == 3 and losses[-1] < losses[0]
-    assert result.summary["steps"] == 3 and result.summary["tokens_seen"] > 0
-    assert (result.final / "config.json").is_file()
-    assert (result.final / "tokenizer_config.json").is_file()
-    # the same command again finds the finished run and does nothing
-    again = train(data_dir, model_dir, out, TrainConfig(**TINY))
-    assert again.summary == result.summary
-    with pytest.raises(IndieValueError, match="learning_rate"):
-        train(data_dir, model_dir, out, TrainConfig(**{**TINY, "learning_rate": 1e-3}))
+    return train(data_dir, model_dir, tmp_path_factory.mktemp("train") / "run",
+                 TrainConfig(**TINY))
 
+
+def test_training_lowers_the_loss_and_saves_a_model(trained: Any, data_dir: Path,
+                                                    model_dir: Path) -> None:
+    from indievalue.training.trainer import train
+
+    losses = _losses(trained.out)
+    assert len(losses) == 3 and losses[-1] < losses[0]
+    assert trained.summary["steps"] == 3 and trained.summary["tokens_seen"] > 0
+    assert (trained.final / "config.json").is_file()
+    assert (trained.final / "tokenizer_config.json").is_file()
+    # the same command again finds the finished run and does nothing
+    again = train(data_dir, model_dir, trained.out, TrainConfig(**TINY))
+    assert again.summary == trained.summary
+    with pytest.raises(IndieValueError, match="learning_rate"):
+        train(data_dir, model_dir, trained.out, TrainConfig(**{**TINY, "learning_rate": 1e-3}))
+
+
+@pytest.mark.slow  # 117 protocol-B generations: 2-4 minutes on 2 CPU cores
+def test_the_checkpoint_evaluates_end_to_end(trained: Any, data_dir: Path,
+                                             tmp_path: Path) -> None:
     one = tmp_path / "one.txt"  # an eval person (never trained on)
     one.write_text((data_dir / EVAL_IDS_FILE).read_text().splitlines()[0] + "\n")
     summary = evaluate(training_catalog_path(data_dir), "hf", tmp_path / "eval",
                        EvalRequest(protocol="B", demos=2, eval_ids_file=one),
-                       options={"model": str(result.final), "max_new_tokens": 8,
+                       options={"model": str(trained.final), "max_new_tokens": 8,
                                 "cache": "off", "batch_size": 39, "gen_batch_size": 39,
                                 "retries": 0})
     records = [json.loads(x) for x in (tmp_path / "eval" / "records.jsonl").read_text()
