@@ -140,7 +140,8 @@ class HFBackend:
         n_prompt = ids.shape[1]
         with torch.inference_mode():
             cache = transformers.DynamicCache()
-            first = model(ids, past_key_values=cache, use_cache=True)
+            # Only the last position's logits are needed: skip the LM head over the whole prompt.
+            first = model(ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
             last_logits = first.logits[:, -1, :]
             out: list[list[float]] = []
             for group in groups:
@@ -148,7 +149,7 @@ class HFBackend:
                 if group.prefix:
                     pre = tok(group.prefix, return_tensors="pt",
                               add_special_tokens=False)["input_ids"].to(self.device)
-                    res = model(pre, past_key_values=cache, use_cache=True)
+                    res = model(pre, past_key_values=cache, use_cache=True, logits_to_keep=1)
                     base_logits, base_len = res.logits[:, -1, :], n_prompt + pre.shape[1]
                 scores = []
                 for option in group.options:
