@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from _common import cpu_model
+
 HERE = Path(__file__).resolve().parent
 TARGET_SECONDS = 5.0
 TARGET_BYTES = 1 << 30
@@ -92,14 +94,7 @@ def generate(path: Path, persons: int, which: str) -> str:
 
 
 def machine() -> dict[str, str]:
-    model = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    model = cpu_model("unknown")
     mem = "unknown"
     try:
         kb = int(Path("/proc/meminfo").read_text().split()[1])

@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _common import write_report
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
@@ -231,10 +232,7 @@ def main() -> None:
                     help="Where the small catalog goes.")
     ap.add_argument("--out", default=str(OUT / "lm.md"), help="Markdown report.")
     args = ap.parse_args()
-    text = run(args)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text, encoding="utf-8")
-    print(text)
+    write_report(run(args), args.out)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
+from _common import cpu_model, write_report
+
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "out"
 TARGET_S = 20.0
@@ -43,14 +45,7 @@ def peak_rss_mib() -> float:
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model(platform.processor() or platform.machine())
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     mem = ""
     try:
@@ -238,10 +233,7 @@ def main() -> None:
                     help="Where the survey file, catalog and run directories go.")
     ap.add_argument("--out", default=str(OUT / "protocol.md"), help="Markdown report.")
     args = ap.parse_args()
-    text = run(args)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(text, encoding="utf-8")
-    print(text)
+    write_report(run(args), args.out)
 
 
 if __name__ == "__main__":

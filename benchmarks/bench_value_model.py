@@ -21,6 +21,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import cpu_model
+
 from indievalue.benchmark.episodes import build_episodes
 from indievalue.benchmark.evalset import select_eval_set, training_rows
 from indievalue.benchmark.setups import probe_setups
@@ -41,14 +43,7 @@ POOL_ROWS: tuple[tuple[int | str, dict[str, Any]], ...] = (
 def machine() -> str:
     import torch
 
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    cpu = cpu_model()
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     return (f"{platform.node() or 'host'}: {cpu}, {os.cpu_count()} logical cores, "
             f"Python {platform.python_version()}, torch {torch.__version__}; "

@@ -77,6 +77,26 @@ class Runner:
         return run_dir
 
 
+@dataclass(frozen=True)
+class Setup:
+    """What every run-making analysis starts from."""
+
+    catalog: Catalog
+    out: Path
+    runner: Runner
+    eval_ids: Path
+
+
+def start(catalog: Catalog | str | Path, predictor: str, options: Mapping[str, Any] | None,
+          out: str | Path, eval_size: int, seed: int,
+          progress: ProgressFactory | None) -> Setup:
+    """Open the catalog, validate the predictor and write the eval set under ``out``."""
+    cat = open_catalog(catalog)
+    out = Path(out)
+    runner = Runner(cat, predictor, dict(options or {}), out, progress)
+    return Setup(cat, out, runner, eval_ids_file(cat, out, eval_size, seed))
+
+
 def person_scores(run_dir: Path) -> pd.Series:
     """acc(i) x 100 of every person of a run, indexed by person id."""
     return person_accuracy(load_records(run_dir)) * 100

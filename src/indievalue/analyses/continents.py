@@ -19,10 +19,8 @@ import pandas as pd
 from indievalue.analyses.common import (
     AnalysisResult,
     ProgressFactory,
-    Runner,
-    eval_ids_file,
-    open_catalog,
     person_scores,
+    start,
     write_outputs,
 )
 from indievalue.benchmark.episodes import Protocol
@@ -60,10 +58,8 @@ def continents_analysis(
 ) -> AnalysisResult:
     """Run one evaluation per training continent plus "All"; write continents.png / .md /
     .csv."""
-    cat = open_catalog(catalog)
-    out = Path(out)
-    runner = Runner(cat, predictor, dict(options or {}), out, progress)
-    ids_path = eval_ids_file(cat, out, eval_size, seed)
+    st = start(catalog, predictor, options, out, eval_size, seed, progress)
+    cat, out, runner, ids_path = st.catalog, st.out, st.runner, st.eval_ids
     eval_ids = read_eval_ids(ids_path, cat, seed).person_ids
     continent = cat.persons["continent"].to_numpy(dtype=object)
     train = _known(continent[training_rows(cat, eval_ids)])

@@ -23,10 +23,8 @@ from scipy import stats
 from indievalue.analyses.common import (
     AnalysisResult,
     ProgressFactory,
-    Runner,
-    eval_ids_file,
-    open_catalog,
     person_scores,
+    start,
     write_outputs,
 )
 from indievalue.analyses.figures import DemoBox, demo_boxes
@@ -87,10 +85,8 @@ def demos_analysis(
     progress: ProgressFactory | None = None,
 ) -> AnalysisResult:
     """Run the sweep (resuming existing runs) and write demos.png / demos.md / CSVs."""
-    cat = open_catalog(catalog)
-    out = Path(out)
-    runner = Runner(cat, predictor, dict(options or {}), out, progress)
-    ids = eval_ids_file(cat, out, eval_size, seed)
+    st = start(catalog, predictor, options, out, eval_size, seed, progress)
+    cat, out, runner, ids = st.catalog, st.out, st.runner, st.eval_ids
 
     def request(d: int, mode: str) -> EvalRequest:
         return EvalRequest(protocol=protocol, demos=d, demo_form=form, probe_form=form,

@@ -19,9 +19,7 @@ import pandas as pd
 from indievalue.analyses.common import (
     AnalysisResult,
     ProgressFactory,
-    Runner,
-    eval_ids_file,
-    open_catalog,
+    start,
     write_outputs,
 )
 from indievalue.benchmark.episodes import MAX_DEMOS, Protocol
@@ -62,10 +60,8 @@ def transfer_analysis(
     progress: ProgressFactory | None = None,
 ) -> AnalysisResult:
     """Run one evaluation per source category and write transfer.png / .md / .csv."""
-    cat = open_catalog(catalog)
-    out = Path(out)
-    runner = Runner(cat, predictor, dict(options or {}), out, progress)
-    full = eval_ids_file(cat, out, eval_size, seed)
+    st = start(catalog, predictor, options, out, eval_size, seed, progress)
+    cat, out, runner, full = st.catalog, st.out, st.runner, st.eval_ids
     subset = draw_subset(read_eval_ids(full, cat, seed).person_ids, persons, seed)
     ids = out / SUBSET_IDS
     write_eval_ids(ids, subset)
