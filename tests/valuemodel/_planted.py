@@ -1,7 +1,8 @@
 """Test data for the value model: a catalog with planted structure. Every person belongs to
 one of three latent types, and a type fixes a preferred answer to each question that its
 members give 85% of the time. Knowing a person's type from a few answers predicts the rest;
-the global majority cannot."""
+the global majority cannot. A type's members live in one country (``TYPE_COUNTRIES``), so the
+country head can learn to tell the country from the answers."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from indievalue.catalog.build import build_catalog
 from indievalue.catalog.spec_io import builtin_spec
 from indievalue.catalog.store import Catalog
 from indievalue.predictors import TrainingPool
-from wvs_testdata import make_wvs_frame, write_wvs
+from wvs_testdata import COUNTRY_CODES, make_wvs_frame, write_wvs
 
 N_PERSONS = 400
 N_EVAL = 40
 N_TYPES = 3
 ADHERENCE = 0.85
+TYPE_COUNTRIES = np.asarray(COUNTRY_CODES[:N_TYPES])
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ def planted_frame(n: int = N_PERSONS, seed: int = 3):  # type: ignore[no-untyped
     df = make_wvs_frame(n, seed=seed, missing_rate=0.0)
     rng = np.random.default_rng([seed, 99])
     types = rng.integers(0, N_TYPES, size=n)
+    df["B_COUNTRY"] = TYPE_COUNTRIES[types]
     for q in spec.questions:
         codes = np.array(sorted(q.valid_codes))
         preferred = rng.choice(codes, size=N_TYPES)

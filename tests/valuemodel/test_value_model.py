@@ -12,7 +12,7 @@ import pytest
 
 pytest.importorskip("torch")
 
-from _planted import Planted, planted_data
+from _planted import TYPE_COUNTRIES, Planted, planted_data
 
 from indievalue.benchmark.episodes import EpisodeSet, build_episodes
 from indievalue.benchmark.setups import probe_setups
@@ -201,3 +201,41 @@ def test_persons_of_one_type_embed_close_together(planted, trained) -> None:  # 
     centroids = np.stack([v[planted.types == t].mean(0) for t in range(3)])
     nearest = ((v[:, None, :] - centroids[None]) ** 2).sum(-1).argmin(1)
     assert (nearest == planted.types).mean() > 0.95
+
+
+def test_country_head_reads_the_country_from_answers(planted, trained) -> None:  # type: ignore[no-untyped-def]
+    model = trained.model
+    assert model.groups == sorted(str(c) for c in TYPE_COUNTRIES)
+    rows = np.flatnonzero(np.isin(planted.cat.person_ids, planted.eval_ids))  # never trained on
+    mat = planted.cat.polar[rows]
+    qidx = np.broadcast_to(np.arange(mat.shape[1]), mat.shape)
+    probs = model.group_probs("polar", qidx, mat)
+    assert probs.shape == (len(rows), len(TYPE_COUNTRIES))
+    np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-9)
+    guessed = np.asarray(model.groups)[probs.argmax(1)]
+    truth = planted.cat.persons["country_code"].to_numpy()[rows].astype(str)
+    assert (guessed == truth).mean() > 0.9
+
+
+def test_without_groups_there_is_no_country_head(planted) -> None:  # type: ignore[no-untyped-def]
+    pred = make_predictor("value-model", {**FAST, "epochs": 1, "groups": "none"}, seed=4)
+    model = pred.fit(planted.pool).model
+    assert model.groups == [] and model.net.n_groups == 0
+    es = _episodes(planted)
+    assert pred.predict(es.episodes).probs.shape[0] == len(es.episodes.person_ids)
+
+
+def test_a_shown_country_conditions_the_prediction(planted, trained) -> None:  # type: ignore[no-untyped-def]
+    from indievalue.valuemodel.predictor import shown_groups
+
+    setup = probe_setups(planted.cat.spec)[0]
+    kw = dict(protocol="A", demos=0, demo_form="polar", probe_form="polar", seed=1)
+    blind = build_episodes(planted.cat, planted.eval_ids, setup, **kw)
+    told = build_episodes(planted.cat, planted.eval_ids, setup, demographics="on", **kw)
+    known = shown_groups(trained.model, told.episodes)
+    truth = planted.cat.persons.set_index("person_id").loc[planted.eval_ids, "country_code"]
+    assert known is not None
+    assert [trained.model.groups[i] for i in known] == [str(c) for c in truth]
+    assert shown_groups(trained.model, blind.episodes) is None
+    # Without answers the country is the only evidence of a person's type (country = type).
+    assert _accuracy(trained, told) > _accuracy(trained, blind) + 0.2

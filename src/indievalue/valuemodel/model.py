@@ -44,6 +44,7 @@ class ValueModel:
     seed: int
     person_ids: np.ndarray  # every person the model learned from (training + held-out slice)
     info: dict[str, Any]  # catalog identity, training report
+    groups: list[str] = field(default_factory=list)  # group (country code) of each group index
     _net64: ValueNet | None = field(default=None, repr=False)
 
     @property
@@ -61,23 +62,41 @@ class ValueModel:
         net = self._inference_net()
         out = np.empty((len(qidx), self.dim), dtype=np.float64)
         for s in range(0, len(qidx), ENCODE_CHUNK):
-            out[s : s + ENCODE_CHUNK] = self._encode(net, form, qidx[s : s + ENCODE_CHUNK],
-                                                     answers[s : s + ENCODE_CHUNK]).numpy()
+            state = self._state(net, form, qidx[s : s + ENCODE_CHUNK],
+                                answers[s : s + ENCODE_CHUNK])
+            out[s : s + ENCODE_CHUNK] = state[:, : self.dim].numpy()
         return out
 
-    def _encode(self, net: ValueNet, form: Form, qidx: np.ndarray,
-                answers: np.ndarray) -> torch.Tensor:
+    @torch.no_grad()
+    def group_probs(self, form: Form, qidx: np.ndarray, answers: np.ndarray) -> np.ndarray:
+        """(N, len(groups)) posterior over groups (countries, named by ``groups``) from N rows
+        of (question index, answer) pairs, -1 padded; (N, 0) for a model without groups."""
+        net = self._inference_net()
+        out = np.empty((len(qidx), len(self.groups)), dtype=np.float64)
+        for s in range(0, len(qidx), ENCODE_CHUNK):
+            state = self._state(net, form, qidx[s : s + ENCODE_CHUNK],
+                                answers[s : s + ENCODE_CHUNK])
+            out[s : s + ENCODE_CHUNK] = net.group_log_posterior(state).exp().numpy()
+        return out
+
+    def _state(self, net: ValueNet, form: Form, qidx: np.ndarray, answers: np.ndarray,
+               known_group: np.ndarray | None = None) -> torch.Tensor:
+        """Network states (person vector, then group log posterior) of N rows."""
         tok = tokens(self.layout, form, qidx, answers)
         ok = tok >= 0
         counts = torch.as_tensor(ok.sum(axis=1), dtype=torch.int64)
         offsets = torch.cumsum(counts, 0) - counts
-        return net.encode(torch.as_tensor(tok[ok]), offsets, counts)
+        known = None if known_group is None or not self.groups else \
+            torch.as_tensor(np.asarray(known_group, dtype=np.int64))
+        return net.encode(torch.as_tensor(tok[ok]), offsets, counts, known)
 
     @torch.no_grad()
     def probe_probs(self, form: Form, qidx: np.ndarray, answers: np.ndarray,
-                    probe_form: Form, probe_qidx: np.ndarray) -> np.ndarray:
+                    probe_form: Form, probe_qidx: np.ndarray,
+                    known_group: np.ndarray | None = None) -> np.ndarray:
         """(E, m, K) float64 probabilities of each probe's options (0 beyond them), from each
-        episode's demonstrations (``qidx``/``answers`` in ``form``, -1 padded)."""
+        episode's demonstrations (``qidx``/``answers`` in ``form``, -1 padded) and, where
+        ``known_group`` (E,) is not -1, the person's group (index into ``groups``)."""
         from indievalue.valuemodel.network import padded
 
         net = self._inference_net()
@@ -86,10 +105,11 @@ class ValueModel:
         out = np.zeros((*probe_qidx.shape, k), dtype=np.float64)
         for s in range(0, len(qidx), ENCODE_CHUNK):
             sl = slice(s, s + ENCODE_CHUNK)
-            z = self._encode(net, form, qidx[sl], answers[sl])
-            lr, lp = net.log_probs(z, calibrated=True)
+            state = self._state(net, form, qidx[sl], answers[sl],
+                                None if known_group is None else known_group[sl])
+            lr, lp = net.log_probs(state, calibrated=True)
             grid = padded(lp if probe_form == "polar" else lr, slots)  # (B, Q, K)
-            rows = torch.arange(len(z))[:, None]
+            rows = torch.arange(len(state))[:, None]
             picked = grid[rows, torch.as_tensor(probe_qidx[sl].astype(np.int64))]
             out[sl] = picked.exp().numpy()
         return out
@@ -111,6 +131,7 @@ class ValueModel:
             "layout": self.layout.to_dict(),
             "layout_fingerprint": self.layout.fingerprint(),
             "n_persons": len(self.person_ids),
+            "groups": self.groups,
             "info": self.info,
             "indievalue_version": __version__,
             "torch_version": torch.__version__,
@@ -138,11 +159,14 @@ class ValueModel:
         except (OSError, ValueError) as exc:
             raise IndieValueError(f"{directory / WEIGHTS_FILE}: unreadable ({exc})") from None
         person_ids = arrays.pop(PERSONS_KEY)
-        net = ValueNet(layout, options.dim, options.hidden, torch.Generator().manual_seed(0))
+        groups = [str(x) for x in meta.get("groups", [])]
+        net = ValueNet(layout, options.dim, options.hidden, torch.Generator().manual_seed(0),
+                       len(groups))
         try:
             net.load_state_dict({k: torch.from_numpy(v) for k, v in arrays.items()})
         except RuntimeError as exc:
             raise IndieValueError(f"{directory}: weights do not fit the saved options "
                                   f"({str(exc).splitlines()[0]})") from None
         net.eval()
-        return cls(net, layout, options, int(meta["seed"]), person_ids, meta.get("info", {}))
+        return cls(net, layout, options, int(meta["seed"]), person_ids, meta.get("info", {}),
+                   groups)

@@ -2,8 +2,10 @@
 
 Encoder: the mean of the demonstrations' statement embeddings plus a learned function of how
 many there are (few demonstrations must give flatter predictions), then a residual MLP down to
-the person vector ``z`` (``dim`` numbers). Decoder: one hidden layer, then a logit per refined
-statement; a question's refined options share a softmax and its polar options sum them.
+the person vector ``z`` (``dim`` numbers). Beside it, an optional group (country) head: summed
+per-statement scores give a posterior over groups, which conditions both the encoder and the
+decoder. Decoder: one hidden layer, then a logit per refined statement; a question's refined
+options share a softmax and its polar options sum them.
 
 Parameters are created with an explicit ``torch.Generator`` so construction never reads or
 advances torch's global random state.
@@ -22,6 +24,8 @@ from indievalue.valuemodel.layout import Layout
 
 # log1p of this many demonstrations maps to 1.0 in the count feature
 COUNT_SCALE = math.log1p(256)
+# log "probability" of the other groups when the group is known (exp() underflows to 0)
+KNOWN_LOG_ZERO = -1e4
 
 
 def _uniform(shape: tuple[int, ...], bound: float, g: torch.Generator) -> nn.Parameter:
@@ -53,9 +57,12 @@ class ValueNet(nn.Module):
     slots_polar: torch.Tensor
     slots_refined: torch.Tensor
 
-    def __init__(self, layout: Layout, dim: int, hidden: int, g: torch.Generator):
+    def __init__(self, layout: Layout, dim: int, hidden: int, g: torch.Generator,
+                 n_groups: int = 0):
         super().__init__()
         self.layout = layout
+        self.dim = dim
+        self.n_groups = n_groups
         self.embed = nn.Parameter(torch.randn(layout.n_tokens, hidden, generator=g) * 0.1)
         self.count = nn.Parameter(torch.randn(hidden, generator=g) * 0.1)
         self.norm_in = nn.LayerNorm(hidden)
@@ -66,6 +73,16 @@ class ValueNet(nn.Module):
         self.dec1 = Dense(dim, hidden, g)
         self.dec2 = Dense(hidden, hidden, g)
         self.out = Dense(hidden, layout.n_outputs, g)
+        if n_groups:
+            # Group (country) head: summed per-statement scores, like a naive-Bayes classifier
+            # over the demonstrations, give a posterior over groups; its expected group
+            # vectors shift the encoder's input, the decoder's first layer and the logits
+            # (a group's own answer shares, exactly representable).
+            self.group_tok = nn.Parameter(torch.zeros(layout.n_tokens, n_groups))
+            self.group_bias = nn.Parameter(torch.zeros(n_groups))
+            self.group_enc = nn.Parameter(torch.randn(n_groups, hidden, generator=g) * 0.1)
+            self.group_dec = nn.Parameter(torch.randn(n_groups, hidden, generator=g) * 0.1)
+            self.group_out = nn.Parameter(torch.zeros(n_groups, layout.n_outputs))
         # Calibration temperatures, fitted after training (1.0 = none).
         self.register_buffer("t_refined", torch.ones(()))
         self.register_buffer("t_polar", torch.ones(()))
@@ -83,27 +100,48 @@ class ValueNet(nn.Module):
             self.register_buffer(f"slots_{form}", slots, persistent=False)
 
     # -- encoder ---------------------------------------------------------------------------
-    def encode(self, tokens: torch.Tensor, offsets: torch.Tensor,
-               counts: torch.Tensor) -> torch.Tensor:
-        """Person vectors (B, dim) from bags of token ids (flat ``tokens`` + bag ``offsets``)."""
+    def encode(self, tokens: torch.Tensor, offsets: torch.Tensor, counts: torch.Tensor,
+               known_group: torch.Tensor | None = None) -> torch.Tensor:
+        """Person states (B, dim + n_groups) from bags of token ids (flat ``tokens`` + bag
+        ``offsets``): the person vector z, then the log posterior over groups (if any).
+        ``known_group`` (B,), -1 where unknown, replaces the posterior by certainty."""
         bag = F.embedding_bag(tokens, self.embed, offsets, mode="sum")
         n = counts.to(bag.dtype)[:, None]
         x = bag / n.clamp(min=1.0) + (torch.log1p(n) / COUNT_SCALE) * self.count
+        if not self.n_groups:
+            return self.to_z(self._trunk(x))
+        scores = F.embedding_bag(tokens, self.group_tok, offsets, mode="sum")
+        log_post = F.log_softmax(scores + self.group_bias, dim=-1)
+        if known_group is not None and bool((known_group >= 0).any()):
+            sure = torch.full_like(log_post, KNOWN_LOG_ZERO).scatter_(
+                1, known_group.clamp(min=0)[:, None], 0.0)
+            log_post = torch.where((known_group >= 0)[:, None], sure, log_post)
+        z = self.to_z(self._trunk(x + log_post.exp() @ self.group_enc))
+        return torch.cat([z, log_post], dim=-1)
+
+    def _trunk(self, x: torch.Tensor) -> torch.Tensor:
         h = F.gelu(self.enc1(self.norm_in(x)))
-        h = h + F.gelu(self.enc2(self.norm_mid(h)))
-        return self.to_z(h)
+        return h + F.gelu(self.enc2(self.norm_mid(h)))
+
+    def group_log_posterior(self, state: torch.Tensor) -> torch.Tensor:
+        """(B, n_groups) log posterior over groups of person states."""
+        return state[:, self.dim :]
 
     # -- decoder ---------------------------------------------------------------------------
-    def logits(self, z: torch.Tensor) -> torch.Tensor:
+    def logits(self, state: torch.Tensor) -> torch.Tensor:
         """(B, n_refined_statements) packed refined logits, question after question."""
-        h = F.gelu(self.dec1(z))
-        h = h + F.gelu(self.dec2(h))
-        return self.out(h)
+        h = self.dec1(state[:, : self.dim])
+        if not self.n_groups:
+            h = F.gelu(h)
+            return self.out(h + F.gelu(self.dec2(h)))
+        post = self.group_log_posterior(state).exp()
+        h = F.gelu(h + post @ self.group_dec)
+        return self.out(h + F.gelu(self.dec2(h))) + post @ self.group_out
 
-    def log_probs(self, z: torch.Tensor, calibrated: bool = True
+    def log_probs(self, state: torch.Tensor, calibrated: bool = True
                   ) -> tuple[torch.Tensor, torch.Tensor]:
         """Packed log probabilities of every refined (B, 929) and polar (B, 567) statement."""
-        return self.log_probs_from_logits(self.logits(z), calibrated)
+        return self.log_probs_from_logits(self.logits(state), calibrated)
 
     def log_probs_from_logits(self, logits: torch.Tensor, calibrated: bool = True
                               ) -> tuple[torch.Tensor, torch.Tensor]:

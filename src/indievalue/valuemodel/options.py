@@ -10,7 +10,7 @@ from indievalue.predictors.base import PredictorOptions
 
 # Options that only shape training; a model loaded from ``model_dir`` carries its own.
 TRAINING_FIELDS = ("dim", "hidden", "epochs", "lr", "batch_size", "weight_decay",
-                   "polar_weight", "max_demos", "pool_size", "calibrate")
+                   "polar_weight", "max_demos", "pool_size", "calibrate", "groups", "group_weight")
 
 
 class ValueModelOptions(PredictorOptions):
@@ -26,6 +26,12 @@ class ValueModelOptions(PredictorOptions):
     polar_weight: float = Field(
         0.5, ge=0, le=10, description="Extra weight of the polar log loss beside the refined "
         "one (the refined loss already contains the polar choice).")
+    groups: Literal["country", "none"] = Field(
+        "country", description="Learn which country's answer pattern a person follows (a "
+        "posterior over countries read from their answers, supervised by the catalog's "
+        "country in training; it conditions the person vector and the answers) or not.")
+    group_weight: float = Field(
+        1.0, ge=0, le=10, description="Weight of the country classification loss.")
     max_demos: int = Field(
         230, ge=1, le=253, description="Largest demonstration subset drawn in training; "
         "subset sizes mix uniform 50..max and log-uniform 1..max so any d works.")

@@ -22,6 +22,7 @@ from indievalue.predictors.base import (
 )
 from indievalue.valuemodel.options import TRAINING_FIELDS, ValueModelOptions
 
+COUNTRY_ENTRY = "B_COUNTRY"  # the demographic entry whose statement names the country
 STREAM_POOL = 11  # the same stream resemble's `pool` uses: equal sizes draw equal persons
 TORCH_HINT = "the value-model predictor needs PyTorch: pip install torch (CPU build is enough)"
 
@@ -104,7 +105,7 @@ class ValueModelPredictor(Predictor):
 
         with torch_threads(self.options.threads):
             p = model.probe_probs(episodes.demo_form, qidx, answers, episodes.probe_form,
-                                  episodes.probe_qidx)
+                                  episodes.probe_qidx, shown_groups(model, episodes))
         probs = empty_probs(episodes)
         k = min(probs.shape[-1], p.shape[-1])
         inside = np.arange(probs.shape[-1])[None, None, :] < episodes.n_options[..., None]
@@ -150,8 +151,43 @@ def train_model(catalog: Any, rows: np.ndarray, options: ValueModelOptions, seed
 
         console = err
     layout = Layout.from_spec(catalog.spec)
+    names, groups = person_groups(catalog, rows, options.groups)
     net, report = train(layout, catalog.polar[rows], catalog.refined[rows], options, seed,
-                        console)
+                        console, groups, len(names))
     info = {"catalog": str(catalog.path), "catalog_hash": catalog.content_hash,
             "synthetic": catalog.synthetic, "train": report.to_dict()}
-    return ValueModel(net, layout, options, seed, catalog.person_ids[rows], info)
+    return ValueModel(net, layout, options, seed, catalog.person_ids[rows], info, names)
+
+
+def shown_groups(model: Any, episodes: Episodes) -> np.ndarray | None:
+    """Each episode's group index when its demographics show the country statement of a
+    group the model knows (-1 otherwise); None when no episode shows one."""
+    if episodes.demographics is None or not model.groups:
+        return None
+    entry = next((d for d in episodes.spec.demographics if d.did == COUNTRY_ENTRY), None)
+    if entry is None:
+        return None
+    index = {name: i for i, name in enumerate(model.groups)}
+    of_text = {text: index[str(code)] for code, text in entry.statement_table().items()
+               if str(code) in index}
+    known = np.array([next((of_text[s] for s in shown if s in of_text), -1)
+                      for shown in episodes.demographics], dtype=np.int64)
+    return known if (known >= 0).any() else None
+
+
+def person_groups(catalog: Any, rows: np.ndarray, kind: str) -> tuple[list[str], np.ndarray]:
+    """Group names (sorted) and each row's group index (-1: unknown) for the group head; no
+    groups when ``kind`` is 'none' or the rows hold fewer than two known countries."""
+    none: tuple[list[str], np.ndarray] = ([], np.full(len(rows), -1, dtype=np.int64))
+    if kind == "none":
+        return none
+    column = catalog.persons["country_code"]
+    codes = column.to_numpy()[rows]
+    known = (column.notna() & (column.fillna(-1) >= 0)).to_numpy()[rows]
+    names = sorted({str(c) for c in codes[known]})
+    if len(names) < 2:
+        return none
+    index = {name: i for i, name in enumerate(names)}
+    groups = np.array([index[str(c)] if k else -1 for c, k in zip(codes, known, strict=True)],
+                      dtype=np.int64)
+    return names, groups

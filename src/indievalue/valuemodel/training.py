@@ -92,14 +92,18 @@ class Batch:
     refined: torch.Tensor
     polar_pos: torch.Tensor  # (B, Q) packed position of the polar label (0 where missing)
     refined_pos: torch.Tensor
+    group: torch.Tensor  # (B,) int64 group (country) index, -1 unknown
 
 
 class Sampler:
     """Draws demonstration subsets for persons of a pool (all randomness from ``g``)."""
 
-    def __init__(self, layout: Layout, polar: np.ndarray, refined: np.ndarray, max_demos: int):
+    def __init__(self, layout: Layout, polar: np.ndarray, refined: np.ndarray, max_demos: int,
+                 groups: np.ndarray | None = None):
         self.polar = torch.as_tensor(polar)
         self.refined = torch.as_tensor(refined)
+        self.groups = torch.as_tensor(np.full(len(polar), -1) if groups is None else groups,
+                                      dtype=torch.int64)
         self.off_p = torch.as_tensor(layout.offsets("polar"))
         self.off_r = torch.as_tensor(layout.offsets("refined"))
         self.pos_p = torch.as_tensor(layout.local_offsets("polar"))
@@ -138,21 +142,30 @@ class Sampler:
         counts = demo.sum(1)
         offsets = torch.cumsum(counts, 0) - counts
         return Batch(tok[demo], offsets, counts, valid & ~demo, p, r,
-                     self.pos_p + p.clamp(min=0), self.pos_r + r.clamp(min=0))
+                     self.pos_p + p.clamp(min=0), self.pos_r + r.clamp(min=0),
+                     self.groups[rows])
 
 
-def batch_loss(net: ValueNet, b: Batch, polar_weight: float) -> torch.Tensor:
-    z = net.encode(b.tokens, b.offsets, b.counts)
-    lr, lp = net.log_probs(z, calibrated=False)
+def batch_loss(net: ValueNet, b: Batch, polar_weight: float,
+               group_weight: float = 0.0) -> torch.Tensor:
+    state = net.encode(b.tokens, b.offsets, b.counts)
+    lr, lp = net.log_probs(state, calibrated=False)
     nll_r = -lr.gather(1, b.refined_pos)
     nll_p = -lp.gather(1, b.polar_pos)
     per = torch.where(b.target, nll_r + polar_weight * nll_p, 0.0)
-    return per.sum() / b.target.sum().clamp(min=1)
+    loss = per.sum() / b.target.sum().clamp(min=1)
+    known = b.group >= 0
+    if net.n_groups and group_weight > 0 and bool(known.any()):
+        lg = net.group_log_posterior(state)[known]
+        loss = loss - group_weight * lg.gather(1, b.group[known, None]).mean()
+    return loss
 
 
 def train(layout: Layout, polar: np.ndarray, refined: np.ndarray, options: ValueModelOptions,
-          seed: int, console: Console | None = None) -> tuple[ValueNet, TrainReport]:
-    """Fit a model on the persons of ``polar`` / ``refined`` (rows = persons)."""
+          seed: int, console: Console | None = None, groups: np.ndarray | None = None,
+          n_groups: int = 0) -> tuple[ValueNet, TrainReport]:
+    """Fit a model on the persons of ``polar`` / ``refined`` (rows = persons); ``groups``
+    (group index per person, -1 unknown; ``n_groups`` of them) supervises the group head."""
     n = len(polar)
     rng = np.random.default_rng([seed, STREAM_VAL])
     n_val = min(VAL_MAX, round(VAL_SHARE * n))
@@ -167,9 +180,12 @@ def train(layout: Layout, polar: np.ndarray, refined: np.ndarray, options: Value
     with torch_threads(opts.threads) as threads:
         start = time.perf_counter()
         net = ValueNet(layout, opts.dim, opts.hidden,
-                       torch.Generator().manual_seed(_seed(seed, STREAM_INIT)))
-        train_s = Sampler(layout, polar[train_rows], refined[train_rows], opts.max_demos)
-        val_s = Sampler(layout, polar[val_rows], refined[val_rows], opts.max_demos)
+                       torch.Generator().manual_seed(_seed(seed, STREAM_INIT)), n_groups)
+        grp = None if groups is None else np.asarray(groups)
+        train_s = Sampler(layout, polar[train_rows], refined[train_rows], opts.max_demos,
+                          None if grp is None else grp[train_rows])
+        val_s = Sampler(layout, polar[val_rows], refined[val_rows], opts.max_demos,
+                        None if grp is None else grp[val_rows])
         optim = torch.optim.AdamW(net.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
         warm = max(1, steps // 30)
         sched = torch.optim.lr_scheduler.LambdaLR(
@@ -186,7 +202,8 @@ def train(layout: Layout, polar: np.ndarray, refined: np.ndarray, options: Value
                 running = 0.0
                 for i in range(per_epoch):
                     rows = order[i * bs : (i + 1) * bs]
-                    loss = batch_loss(net, train_s.batch(rows, g), opts.polar_weight)
+                    loss = batch_loss(net, train_s.batch(rows, g), opts.polar_weight,
+                                      opts.group_weight)
                     optim.zero_grad(set_to_none=True)
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)
@@ -236,8 +253,8 @@ def _fixed_check(s: Sampler, seed: int) -> Batch:
 @torch.no_grad()
 def _check_metrics(net: ValueNet, b: Batch, calibrated: bool) -> dict[str, float]:
     net.eval()
-    z = net.encode(b.tokens, b.offsets, b.counts)
-    lr, lp = net.log_probs(z, calibrated=calibrated)
+    state = net.encode(b.tokens, b.offsets, b.counts)
+    lr, lp = net.log_probs(state, calibrated=calibrated)
     net.train()
     t = b.target
     out: dict[str, float] = {}
@@ -246,6 +263,10 @@ def _check_metrics(net: ValueNet, b: Batch, calibrated: bool) -> dict[str, float
         choice = padded(logp, getattr(net, f"slots_{name}")).argmax(-1)
         out[f"{name}_acc"] = float((choice == labels)[t].float().mean())
         out[f"{name}_log_loss"] = float(-logp.gather(1, pos)[t].mean())
+    known = b.group >= 0
+    if net.n_groups and bool(known.any()):
+        guess = net.group_log_posterior(state).argmax(-1)
+        out["group_acc"] = float((guess == b.group)[known].float().mean())
     return out
 
 
@@ -258,8 +279,8 @@ def _fit_temperatures(net: ValueNet, s: Sampler, seed: int) -> None:
     g = torch.Generator().manual_seed(_seed(seed, STREAM_CHECK + 1))
     rows = torch.arange(len(s.polar)).repeat(2)
     b = s.batch(rows, g)
-    z = net.encode(b.tokens, b.offsets, b.counts)
-    logits = net.logits(z).double()
+    state = net.encode(b.tokens, b.offsets, b.counts)
+    logits = net.logits(state).double()
     t = b.target
     n_q = net.layout.n_questions
 
