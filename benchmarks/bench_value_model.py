@@ -114,14 +114,17 @@ def prediction_seconds(cat_dir: Path, model_dir: Path) -> tuple[float, float]:
 
 def fmt(s: dict[str, Any] | None, oracle: dict[str, Any] | None = None,
         floor: dict[str, Any] | None = None) -> str:
-    """Accuracy, and with ``oracle`` and ``floor`` (the majority baseline) the share of the
-    majority-to-oracle gap it closes."""
+    """Accuracy, and with ``oracle`` its fraction of the oracle's accuracy and, with ``floor``
+    (the majority baseline) too, the share of the majority-to-oracle gap it closes."""
     if s is None:
         return "–"
     text = f"{s['overall']:.2f}"
-    if oracle is not None and floor is not None and oracle["overall"] > floor["overall"]:
-        share = (s["overall"] - floor["overall"]) / (oracle["overall"] - floor["overall"])
-        text += f" ({100 * share:.0f}%)"
+    if oracle is not None and oracle["overall"] > 0:
+        text += f" ({100 * s['overall'] / oracle['overall']:.1f}%"
+        if floor is not None and oracle["overall"] > floor["overall"]:
+            share = (s["overall"] - floor["overall"]) / (oracle["overall"] - floor["overall"])
+            text += f"; {100 * share:.0f}%"
+        text += ")"
     return text
 
 
@@ -179,7 +182,8 @@ def main() -> None:
         for label, pred, name, opts in (
                 ("value model", "value-model", "value-model", {"model_dir": str(model_all)}),
                 ("Resemble top 24 (demos)", "resemble", "resemble-24-demos",
-                 {"context": "demos", "sweep": 0})):
+                 {"context": "demos", "sweep": 0}),
+                *((("oracle", "oracle", "oracle", {}),) if have_oracle else ())):
             curve[label] = {(f, d): run(cat, work, name, pred, f, demos=d, **opts)
                             for f in FORMS for d in CURVE}
 
@@ -218,7 +222,8 @@ def main() -> None:
         f"- predicting the full protocol (800 × 3 setups × 2 forms = 4,800 episodes, 187,200 "
         f"probes): **{t_pred:.1f} s** in `predict`, {t_pred_total:.1f} s with episode building",
         "",
-        "## Accuracy (× 100; in brackets: share of the majority-to-oracle gap closed)",
+        "## Accuracy (× 100; in brackets: fraction of the oracle's accuracy; share of the "
+        "majority-to-oracle gap closed)",
         "",
         "| predictor | context | polar | refined | polar log loss | Brier | ECE |"
         " refined log loss | Brier | ECE |",

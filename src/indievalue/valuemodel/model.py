@@ -26,7 +26,7 @@ from indievalue.valuemodel.network import ValueNet
 from indievalue.valuemodel.options import ValueModelOptions
 
 MODEL_FORMAT = "indievalue-value-model"
-MODEL_VERSION = 1
+MODEL_VERSION = 2
 MODEL_FILE = "model.json"
 WEIGHTS_FILE = "weights.npz"
 PERSONS_KEY = "__person_ids__"
@@ -64,7 +64,7 @@ class ValueModel:
         for s in range(0, len(qidx), ENCODE_CHUNK):
             state = self._state(net, form, qidx[s : s + ENCODE_CHUNK],
                                 answers[s : s + ENCODE_CHUNK])
-            out[s : s + ENCODE_CHUNK] = state[:, : self.dim].numpy()
+            out[s : s + ENCODE_CHUNK] = net.person_vectors(state).numpy()
         return out
 
     @torch.no_grad()

@@ -1,11 +1,13 @@
 """The network: a bag of demonstration statements → a person vector → every answer's odds.
 
-Encoder: the mean of the demonstrations' statement embeddings plus a learned function of how
-many there are (few demonstrations must give flatter predictions), then a residual MLP down to
-the person vector ``z`` (``dim`` numbers). Beside it, an optional group (country) head: summed
-per-statement scores give a posterior over groups, which conditions both the encoder and the
-decoder. Decoder: one hidden layer, then a logit per refined statement; a question's refined
-options share a softmax and its polar options sum them.
+Encoder: the mean and the (scaled) sum of the demonstrations' statement embeddings plus a
+learned function of how many there are (few demonstrations must give flatter predictions),
+then a residual MLP down to the person vector ``z`` (``dim`` numbers) and a log sharpness (one
+inverse temperature per person: how consistently this person answers). Beside it, an
+optional group (country) head: summed per-statement scores give a posterior over groups, which
+conditions both the encoder and the decoder. Decoder: one hidden layer, then a logit per
+refined statement, times the sharpness; a question's refined options share a softmax and its
+polar options sum them.
 
 Parameters are created with an explicit ``torch.Generator`` so construction never reads or
 advances torch's global random state.
@@ -26,6 +28,8 @@ from indievalue.valuemodel.layout import Layout
 COUNT_SCALE = math.log1p(256)
 # log "probability" of the other groups when the group is known (exp() underflows to 0)
 KNOWN_LOG_ZERO = -1e4
+# scale of the summed embeddings beside the mean (sums grow with the number of demonstrations)
+SUM_SCALE = 16.0
 
 
 def _uniform(shape: tuple[int, ...], bound: float, g: torch.Generator) -> nn.Parameter:
@@ -64,12 +68,18 @@ class ValueNet(nn.Module):
         self.dim = dim
         self.n_groups = n_groups
         self.embed = nn.Parameter(torch.randn(layout.n_tokens, hidden, generator=g) * 0.1)
+        self.embed_sum = nn.Parameter(torch.randn(layout.n_tokens, hidden, generator=g) * 0.1)
         self.count = nn.Parameter(torch.randn(hidden, generator=g) * 0.1)
         self.norm_in = nn.LayerNorm(hidden)
         self.enc1 = Dense(hidden, hidden, g)
         self.norm_mid = nn.LayerNorm(hidden)
         self.enc2 = Dense(hidden, hidden, g)
         self.to_z = Dense(hidden, dim, g)
+        # log sharpness: one inverse temperature per person for all their logits (starts at 1)
+        self.to_sharp = Dense(hidden, 1, g)
+        with torch.no_grad():
+            self.to_sharp.weight.zero_()
+            self.to_sharp.bias.zero_()
         self.dec1 = Dense(dim, hidden, g)
         self.dec2 = Dense(hidden, hidden, g)
         self.out = Dense(hidden, layout.n_outputs, g)
@@ -102,41 +112,50 @@ class ValueNet(nn.Module):
     # -- encoder ---------------------------------------------------------------------------
     def encode(self, tokens: torch.Tensor, offsets: torch.Tensor, counts: torch.Tensor,
                known_group: torch.Tensor | None = None) -> torch.Tensor:
-        """Person states (B, dim + n_groups) from bags of token ids (flat ``tokens`` + bag
-        ``offsets``): the person vector z, then the log posterior over groups (if any).
-        ``known_group`` (B,), -1 where unknown, replaces the posterior by certainty."""
+        """Person states (B, dim + 1 + n_groups) from bags of token ids (flat ``tokens`` + bag
+        ``offsets``): the person vector z, the log sharpness, then the log posterior over
+        groups (if any). ``known_group`` (B,), -1 where unknown, replaces the posterior by
+        certainty."""
         bag = F.embedding_bag(tokens, self.embed, offsets, mode="sum")
+        total = F.embedding_bag(tokens, self.embed_sum, offsets, mode="sum")
         n = counts.to(bag.dtype)[:, None]
-        x = bag / n.clamp(min=1.0) + (torch.log1p(n) / COUNT_SCALE) * self.count
+        x = (bag / n.clamp(min=1.0) + total / SUM_SCALE
+             + (torch.log1p(n) / COUNT_SCALE) * self.count)
         if not self.n_groups:
-            return self.to_z(self._trunk(x))
+            h = self._trunk(x)
+            return torch.cat([self.to_z(h), self.to_sharp(h)], dim=-1)
         scores = F.embedding_bag(tokens, self.group_tok, offsets, mode="sum")
         log_post = F.log_softmax(scores + self.group_bias, dim=-1)
         if known_group is not None and bool((known_group >= 0).any()):
             sure = torch.full_like(log_post, KNOWN_LOG_ZERO).scatter_(
                 1, known_group.clamp(min=0)[:, None], 0.0)
             log_post = torch.where((known_group >= 0)[:, None], sure, log_post)
-        z = self.to_z(self._trunk(x + log_post.exp() @ self.group_enc))
-        return torch.cat([z, log_post], dim=-1)
+        h = self._trunk(x + log_post.exp() @ self.group_enc)
+        return torch.cat([self.to_z(h), self.to_sharp(h), log_post], dim=-1)
+
+    def person_vectors(self, state: torch.Tensor) -> torch.Tensor:
+        """(B, dim) person vectors z of person states."""
+        return state[:, : self.dim]
+
+    def group_log_posterior(self, state: torch.Tensor) -> torch.Tensor:
+        """(B, n_groups) log posterior over groups of person states."""
+        return state[:, self.dim + 1 :]
 
     def _trunk(self, x: torch.Tensor) -> torch.Tensor:
         h = F.gelu(self.enc1(self.norm_in(x)))
         return h + F.gelu(self.enc2(self.norm_mid(h)))
 
-    def group_log_posterior(self, state: torch.Tensor) -> torch.Tensor:
-        """(B, n_groups) log posterior over groups of person states."""
-        return state[:, self.dim :]
-
     # -- decoder ---------------------------------------------------------------------------
     def logits(self, state: torch.Tensor) -> torch.Tensor:
         """(B, n_refined_statements) packed refined logits, question after question."""
-        h = self.dec1(state[:, : self.dim])
+        h = self.dec1(self.person_vectors(state))
+        sharp = state[:, self.dim : self.dim + 1].exp()
         if not self.n_groups:
             h = F.gelu(h)
-            return self.out(h + F.gelu(self.dec2(h)))
+            return sharp * self.out(h + F.gelu(self.dec2(h)))
         post = self.group_log_posterior(state).exp()
         h = F.gelu(h + post @ self.group_dec)
-        return self.out(h + F.gelu(self.dec2(h))) + post @ self.group_out
+        return sharp * (self.out(h + F.gelu(self.dec2(h))) + post @ self.group_out)
 
     def log_probs(self, state: torch.Tensor, calibrated: bool = True
                   ) -> tuple[torch.Tensor, torch.Tensor]:
