@@ -75,6 +75,7 @@ class ValueNet(nn.Module):
         self.norm_mid = nn.LayerNorm(hidden)
         self.enc2 = Dense(hidden, hidden, g)
         self.to_z = Dense(hidden, dim, g)
+        self.skip_z = Dense(hidden, dim, g)  # linear path from the pooled input to z
         # log sharpness: one inverse temperature per person for all their logits (starts at 1)
         self.to_sharp = Dense(hidden, 1, g)
         with torch.no_grad():
@@ -122,16 +123,14 @@ class ValueNet(nn.Module):
         x = (bag / n.clamp(min=1.0) + total / SUM_SCALE
              + (torch.log1p(n) / COUNT_SCALE) * self.count)
         if not self.n_groups:
-            h = self._trunk(x)
-            return torch.cat([self.to_z(h), self.to_sharp(h)], dim=-1)
+            return self._heads(x)
         scores = F.embedding_bag(tokens, self.group_tok, offsets, mode="sum")
         log_post = F.log_softmax(scores + self.group_bias, dim=-1)
         if known_group is not None and bool((known_group >= 0).any()):
             sure = torch.full_like(log_post, KNOWN_LOG_ZERO).scatter_(
                 1, known_group.clamp(min=0)[:, None], 0.0)
             log_post = torch.where((known_group >= 0)[:, None], sure, log_post)
-        h = self._trunk(x + log_post.exp() @ self.group_enc)
-        return torch.cat([self.to_z(h), self.to_sharp(h), log_post], dim=-1)
+        return torch.cat([self._heads(x + log_post.exp() @ self.group_enc), log_post], dim=-1)
 
     def person_vectors(self, state: torch.Tensor) -> torch.Tensor:
         """(B, dim) person vectors z of person states."""
@@ -141,9 +140,11 @@ class ValueNet(nn.Module):
         """(B, n_groups) log posterior over groups of person states."""
         return state[:, self.dim + 1 :]
 
-    def _trunk(self, x: torch.Tensor) -> torch.Tensor:
+    def _heads(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, dim + 1): z (MLP plus a linear path) and the log sharpness of pooled inputs."""
         h = F.gelu(self.enc1(self.norm_in(x)))
-        return h + F.gelu(self.enc2(self.norm_mid(h)))
+        h = h + F.gelu(self.enc2(self.norm_mid(h)))
+        return torch.cat([self.to_z(h) + self.skip_z(x), self.to_sharp(h)], dim=-1)
 
     # -- decoder ---------------------------------------------------------------------------
     def logits(self, state: torch.Tensor) -> torch.Tensor:
