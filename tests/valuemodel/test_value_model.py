@@ -239,3 +239,29 @@ def test_a_shown_country_conditions_the_prediction(planted, trained) -> None:  #
     assert shown_groups(trained.model, blind.episodes) is None
     # Without answers the country is the only evidence of a person's type (country = type).
     assert _accuracy(trained, told) > _accuracy(trained, blind) + 0.2
+
+
+def test_sharpness_separates_consistent_from_erratic_persons(tmp_path: Path) -> None:
+    from _planted import planted_frame
+
+    from indievalue.catalog.build import build_catalog
+    from indievalue.catalog.spec_io import builtin_spec
+    from indievalue.catalog.store import Catalog
+    from wvs_testdata import write_wvs
+
+    df, _ = planted_frame(seed=5)
+    rng = np.random.default_rng(8)
+    erratic = rng.random(len(df)) < 0.5
+    for q in builtin_spec().questions:
+        codes = np.array(sorted(q.valid_codes))
+        noise = erratic & (rng.random(len(df)) < 0.6)  # erratic persons: 60% random answers
+        df.loc[noise, q.qid] = rng.choice(codes, size=int(noise.sum()))
+    build_catalog(write_wvs(df, tmp_path / "mixed.csv"), tmp_path / "catalog")
+    cat = Catalog.load(tmp_path / "catalog")
+    model = make_predictor("value-model", FAST, seed=4).fit(
+        TrainingPool(cat, np.arange(len(cat.person_ids)))).model
+    qidx = np.broadcast_to(np.arange(cat.polar.shape[1]), cat.polar.shape)
+    sharp = model.sharpness("polar", qidx, cat.polar)
+    is_erratic = pd.Series(erratic, index=df["D_INTERVIEW"]).loc[cat.person_ids].to_numpy()
+    assert sharp.shape == (len(df),) and (sharp > 0).all()
+    assert np.median(sharp[~is_erratic]) > 1.3 * np.median(sharp[is_erratic])

@@ -68,6 +68,18 @@ class ValueModel:
         return out
 
     @torch.no_grad()
+    def sharpness(self, form: Form, qidx: np.ndarray, answers: np.ndarray) -> np.ndarray:
+        """(N,) each row's inverse temperature: how consistently, by the model, the person
+        answers (higher: sharper predictions), from (question index, answer) pairs."""
+        net = self._inference_net()
+        out = np.empty(len(qidx), dtype=np.float64)
+        for s in range(0, len(qidx), ENCODE_CHUNK):
+            state = self._state(net, form, qidx[s : s + ENCODE_CHUNK],
+                                answers[s : s + ENCODE_CHUNK])
+            out[s : s + ENCODE_CHUNK] = net.log_sharpness(state).exp().numpy()
+        return out
+
+    @torch.no_grad()
     def group_probs(self, form: Form, qidx: np.ndarray, answers: np.ndarray) -> np.ndarray:
         """(N, len(groups)) posterior over groups (countries, named by ``groups``) from N rows
         of (question index, answer) pairs, -1 padded; (N, 0) for a model without groups."""

@@ -136,6 +136,10 @@ class ValueNet(nn.Module):
         """(B, dim) person vectors z of person states."""
         return state[:, : self.dim]
 
+    def log_sharpness(self, state: torch.Tensor) -> torch.Tensor:
+        """(B,) log inverse temperature of person states."""
+        return state[:, self.dim]
+
     def group_log_posterior(self, state: torch.Tensor) -> torch.Tensor:
         """(B, n_groups) log posterior over groups of person states."""
         return state[:, self.dim + 1 :]
@@ -150,7 +154,7 @@ class ValueNet(nn.Module):
     def logits(self, state: torch.Tensor) -> torch.Tensor:
         """(B, n_refined_statements) packed refined logits, question after question."""
         h = self.dec1(self.person_vectors(state))
-        sharp = state[:, self.dim : self.dim + 1].exp()
+        sharp = self.log_sharpness(state).exp()[:, None]
         if not self.n_groups:
             h = F.gelu(h)
             return sharp * self.out(h + F.gelu(self.dec2(h)))
