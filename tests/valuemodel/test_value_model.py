@@ -175,10 +175,13 @@ def test_train_and_embed_cli(planted, cli, tmp_path: Path) -> None:  # type: ign
     res = cli("embed", "--catalog", planted.path, "--model", model, "--out", out)
     assert res.code == 0, res.stderr
     df = pd.read_parquet(out)
-    assert list(df.columns) == ["person_id"] + [f"v{i}" for i in range(6)]
+    vcols = [f"v{i}" for i in range(6)]
+    assert list(df.columns) == ["person_id", *vcols, "sharpness", "country_model"]
     assert len(df) == len(planted.cat.person_ids)
     np.testing.assert_array_equal(df["person_id"].to_numpy(), planted.cat.person_ids)
-    assert np.isfinite(df.iloc[:, 1:].to_numpy()).all()
+    assert np.isfinite(df[[*vcols, "sharpness"]].to_numpy()).all()
+    assert (df["sharpness"] > 0).all()
+    assert set(df["country_model"]) <= {int(c) for c in TYPE_COUNTRIES}
     assert out.with_suffix(".png").stat().st_size > 1000
     for suffix in (".npz", ".csv"):
         other = out.with_suffix(suffix)
@@ -187,6 +190,7 @@ def test_train_and_embed_cli(planted, cli, tmp_path: Path) -> None:  # type: ign
     with np.load(out.with_suffix(".npz")) as data:
         assert data["vectors"].shape == (len(df), 6)
         np.testing.assert_array_equal(data["person_id"], df["person_id"].to_numpy())
+        np.testing.assert_array_equal(data["country_model"], df["country_model"].to_numpy())
     np.testing.assert_allclose(pd.read_csv(out.with_suffix(".csv")).iloc[:, 1:].to_numpy(),
                                df.iloc[:, 1:].to_numpy(), rtol=1e-5, atol=1e-6)
     bad = cli("embed", "--catalog", planted.path, "--model", model, "--out", tmp_path / "x.txt")

@@ -24,6 +24,8 @@ class Embeddings:
     person_ids: np.ndarray  # (N,)
     vectors: np.ndarray  # (N, dim) float32
     continents: np.ndarray  # (N,) object: continent name or None
+    sharpness: np.ndarray  # (N,) float32 inverse temperature (how consistently one answers)
+    country: np.ndarray  # (N,) int64 most probable country code by the model (-1: no head)
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,12 @@ def person_embeddings(model: Any, cat: Catalog, form: Form = "polar") -> Embeddi
     vectors = model.encode(form, qidx, mat).astype(np.float32)
     continents = cat.persons["continent"].to_numpy(dtype=object) \
         if "continent" in cat.persons else np.full(len(mat), None, dtype=object)
-    return Embeddings(cat.person_ids, vectors, continents)
+    sharpness = model.sharpness(form, qidx, mat).astype(np.float32)
+    country = np.full(len(mat), -1, dtype=np.int64)
+    if model.groups:
+        codes = np.array([int(g) for g in model.groups], dtype=np.int64)
+        country = codes[model.group_probs(form, qidx, mat).argmax(axis=1)]
+    return Embeddings(cat.person_ids, vectors, continents, sharpness, country)
 
 
 def pca_2d(vectors: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
@@ -58,17 +65,21 @@ def pca_2d(vectors: np.ndarray) -> tuple[np.ndarray, tuple[float, float]]:
 
 
 def write_embeddings(path: Path, emb: Embeddings) -> None:
-    """Parquet or CSV: ``person_id`` then ``v0``..; NPZ: arrays ``person_id`` and ``vectors``."""
+    """Parquet or CSV: ``person_id``, ``v0``.., ``sharpness``, ``country_model``; NPZ: arrays
+    ``person_id``, ``vectors``, ``sharpness`` and ``country_model``."""
     suffix = path.suffix.lower()
     if suffix == ".npz":
         import io
 
         buf = io.BytesIO()
-        np.savez_compressed(buf, person_id=emb.person_ids, vectors=emb.vectors)
+        np.savez_compressed(buf, person_id=emb.person_ids, vectors=emb.vectors,
+                            sharpness=emb.sharpness, country_model=emb.country)
         atomic_write_bytes(path, buf.getvalue())
         return
     df = pd.DataFrame(emb.vectors, columns=[f"v{i}" for i in range(emb.vectors.shape[1])])
     df.insert(0, "person_id", emb.person_ids)
+    df["sharpness"] = emb.sharpness
+    df["country_model"] = emb.country
     if suffix == ".parquet":
         import io
 
