@@ -140,8 +140,9 @@ class HFBackend:
         n_prompt = ids.shape[1]
         with torch.inference_mode():
             cache = transformers.DynamicCache()
+            kv = {_cache_kwarg(model): cache, "use_cache": True}
             # Only the last position's logits are needed: skip the LM head over the whole prompt.
-            first = model(ids, past_key_values=cache, use_cache=True, logits_to_keep=1)
+            first = model(ids, logits_to_keep=1, **kv)
             last_logits = first.logits[:, -1, :]
             out: list[list[float]] = []
             for group in groups:
@@ -149,7 +150,7 @@ class HFBackend:
                 if group.prefix:
                     pre = tok(group.prefix, return_tensors="pt",
                               add_special_tokens=False)["input_ids"].to(self.device)
-                    res = model(pre, past_key_values=cache, use_cache=True, logits_to_keep=1)
+                    res = model(pre, logits_to_keep=1, **kv)
                     base_logits, base_len = res.logits[:, -1, :], n_prompt + pre.shape[1]
                 scores = []
                 for option in group.options:
@@ -157,7 +158,7 @@ class HFBackend:
                               add_special_tokens=False)["input_ids"].to(self.device)
                     logp = torch.log_softmax(base_logits.float(), dim=-1)[0, opt[0, 0]]
                     if opt.shape[1] > 1:
-                        res = model(opt[:, :-1], past_key_values=cache, use_cache=True)
+                        res = model(opt[:, :-1], **kv)
                         lp = torch.log_softmax(res.logits.float(), dim=-1)[0]
                         logp = logp + lp.gather(1, opt[0, 1:, None]).sum()
                         _crop_to(cache, base_len)  # drop the option, keep prompt + prefix
@@ -169,6 +170,15 @@ class HFBackend:
         self.stats.requests += 1
         self.stats.tokens_in += n_prompt
         return out
+
+
+def _cache_kwarg(model: Any) -> str:
+    """The forward argument that takes a KV cache: ``cache`` in recent transformers (where
+    ``past_key_values`` is deprecated), ``past_key_values`` before."""
+    import inspect
+
+    params = inspect.signature(model.forward).parameters
+    return "cache" if "cache" in params else "past_key_values"
 
 
 def _crop_to(cache: Any, length: int) -> None:
