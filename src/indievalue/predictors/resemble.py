@@ -31,6 +31,7 @@ STREAM_POOL = 11
 MEMO_SIZE = 64  # ranked lists kept: one per batch of episodes (E x k ints, < 100 KB each)
 _MEMO: OrderedDict[str, np.ndarray] = OrderedDict()
 CHUNK = 128  # episodes per similarity block: bounds memory at ~P x CHUNK x 16 bytes
+FULL_TABLE_SHARE = 0.5  # above this share of statements, multiply on the whole pool table
 
 
 class ResembleOptions(PredictorOptions):
@@ -160,9 +161,12 @@ class ResemblePredictor(Predictor):
             eps = order[start : start + CHUNK]
             owners, col = np.unique(owner[eps], return_inverse=True)
             # Only statements of questions some person of the chunk shows can match (protocol
-            # A hides the setup's probes from everyone): multiply on those rows only.
+            # A hides the setup's probes from everyone): multiply on those rows only, unless
+            # they are most rows (then copying the pool table costs more than it saves).
             shown = (union[owners] >= 0).any(axis=0)
             rows = np.repeat(shown, np.diff(offsets))
+            if rows.mean() > FULL_TABLE_SHARE:
+                rows[:] = True
             # (owners, S') @ (S', P): one row per eval person, so the ranking below works on
             # contiguous rows. float32 sums of 0/1 up to 253 are exact.
             base = one_hot(union[owners], spec, demo_form)[:, rows] @ \
