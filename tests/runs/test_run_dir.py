@@ -187,6 +187,19 @@ def test_non_run_directory_is_refused(bench: BenchData, tmp_path: Path) -> None:
         evaluate(bench.catalog, "random", tmp_path / "busy", REQ)
 
 
+@pytest.mark.parametrize("premade", [False, True])
+def test_a_predictor_that_cannot_fit_leaves_no_run_behind(bench: BenchData, tmp_path: Path,
+                                                          premade: bool) -> None:
+    out = tmp_path / "run"
+    if premade:
+        out.mkdir()  # an empty directory of the caller's stays, empty
+    with pytest.raises(IndieValueError, match="pool must be"):
+        evaluate(bench.catalog, "resemble", out, REQ, options={"pool": 10**9, "sweep": 0})
+    assert (out.is_dir() and not any(out.iterdir())) if premade else not out.exists()
+    # The same directory then takes a corrected run.
+    assert evaluate(bench.catalog, "resemble", out, REQ, options={"sweep": 0})["overall"] > 0
+
+
 def test_eval_ids_file_is_used(bench: BenchData, tmp_path: Path) -> None:
     cat = Catalog.load(bench.catalog)
     ids = select_eval_set(cat, 30, seed=9).person_ids[:6]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -98,6 +99,7 @@ def evaluate(
         train_continent=request.train_continent, predictor=pred.name,
         predictor_options=pred.options.model_dump(mode="json"), seed=request.seed,
     )
+    existed = out.exists()
     resuming = _prepare_dir(out, spec)
     sets = [build_episodes(cat, evalset.person_ids, s, protocol=request.protocol,
                            demos=request.demos, demo_form=request.demo_form,
@@ -123,10 +125,19 @@ def evaluate(
         progress(counter[0], total, 0, 0)
     if any(m.any() for _, m in todo):
         pool = TrainingPool(cat, _pool_rows(cat, evalset.person_ids, request.train_continent))
-        if fitted_on is not None:
-            pred = fitted_on(pool)
-        else:
-            pred.fit(pool)
+        try:
+            if fitted_on is not None:
+                pred = fitted_on(pool)
+            else:
+                pred.fit(pool)
+        except IndieValueError:
+            if not resuming:  # nothing was answered: leave no run directory behind
+                if existed:  # an empty directory the caller made: empty it again
+                    for name in (SPEC_FILE, EVAL_IDS_FILE, GROUPS_FILE):
+                        (out / name).unlink(missing_ok=True)
+                else:
+                    shutil.rmtree(out, ignore_errors=True)
+            raise
         stats = _StatsFile(out, pred)
         with RecordWriter(out) as writer:
             for es, mask in todo:
