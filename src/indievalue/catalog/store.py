@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 
 from indievalue.catalog.build import CATALOG_FORMAT
 from indievalue.catalog.spec import Form, StatementSpec
-from indievalue.errors import IndieValueError
+from indievalue.errors import IndieValueError, require
 from indievalue.fsutil import read_json
 
 
@@ -137,13 +137,8 @@ class Catalog:
 
     def to_hf_dataset(self, form: Form = "polar") -> Any:
         """A Hugging Face ``datasets.Dataset`` with one row per person."""
-        try:
-            import datasets
-        except ImportError:
-            raise IndieValueError(
-                "exporting to Hugging Face datasets needs the 'hf' extra: "
-                "pip install 'indievalue[hf]'"
-            ) from None
+        (datasets,) = require("datasets", purpose="exporting to Hugging Face datasets",
+                              install="'indievalue[hf]'")
         return datasets.Dataset.from_list(list(self.iter_person_records(form)))
 
     def iter_person_records(self, form: Form) -> Any:

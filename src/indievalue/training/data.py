@@ -29,7 +29,7 @@ from indievalue.benchmark.evalset import (
     write_eval_ids,
 )
 from indievalue.catalog.store import Catalog
-from indievalue.errors import IndieValueError
+from indievalue.errors import IndieValueError, require
 from indievalue.fsutil import atomic_dir, write_json
 from indievalue.lm.prompts import PromptTemplates
 from indievalue.runs.spec import eval_ids_digest, provenance
@@ -153,11 +153,8 @@ def build_training_data(catalog: Catalog | str | Path, out: str | Path, request:
 
 
 def _require_datasets() -> None:
-    try:
-        import datasets  # noqa: F401
-    except ImportError:
-        raise IndieValueError("the hf format needs the 'hf' extra: pip install "
-                              "'indievalue[hf]' (or use --format jsonl)") from None
+    require("datasets", purpose="the hf format (or use --format jsonl)",
+            install="'indievalue[hf]'")
 
 
 def _fingerprint(cat: Catalog, units: tuple[Unit, ...], request: DataRequest) -> str:

@@ -8,16 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from indievalue.errors import IndieValueError
+from indievalue.errors import IndieValueError, require
 
 
 def load_tokenizer(path: str | Path) -> Any:
     """A tokenizer from a local model directory (or a .gguf file); no hub access."""
-    try:
-        from transformers import AutoTokenizer
-    except ImportError:
-        raise IndieValueError("token statistics need transformers: pip install "
-                              "'indievalue[train]'") from None
+    require("transformers", purpose="token statistics", install="'indievalue[train]'")
+    from transformers import AutoTokenizer
+
     from indievalue.lm.backends.hf import resolve_model_path
 
     folder, gguf = resolve_model_path(str(path))

@@ -25,7 +25,7 @@ from typing import Any
 
 from rich.console import Console
 
-from indievalue.errors import IndieValueError
+from indievalue.errors import IndieValueError, require
 from indievalue.fsutil import read_json, write_json
 from indievalue.runs.spec import provenance
 from indievalue.training.config import TrainConfig
@@ -46,13 +46,8 @@ class TrainResult:
 
 
 def _require() -> tuple[Any, Any, Any]:
-    try:
-        import datasets
-        import torch
-        import trl
-    except ImportError:
-        raise IndieValueError("training needs the 'train' extra: pip install "
-                              "'indievalue[train]'") from None
+    datasets, torch, trl = require("datasets", "torch", "trl", purpose="training",
+                                   install="'indievalue[train]'")
     return torch, datasets, trl
 
 

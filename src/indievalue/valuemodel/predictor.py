@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from indievalue.benchmark.episodes import Episodes
-from indievalue.errors import IndieValueError
+from indievalue.errors import IndieValueError, require
 from indievalue.predictors.base import (
     Predictions,
     Predictor,
@@ -24,14 +24,9 @@ from indievalue.valuemodel.options import TRAINING_FIELDS, ValueModelOptions
 
 COUNTRY_ENTRY = "B_COUNTRY"  # the demographic entry whose statement names the country
 STREAM_POOL = 11  # the same stream resemble's `pool` uses: equal sizes draw equal persons
-TORCH_HINT = "the value-model predictor needs PyTorch: pip install torch (CPU build is enough)"
-
-
 def require_torch() -> None:
-    try:
-        import torch  # noqa: F401
-    except ModuleNotFoundError:
-        raise IndieValueError(TORCH_HINT) from None
+    require("torch", purpose="the value-model predictor",
+            install="torch (the CPU build is enough)")
 
 
 def pool_rows(pool: TrainingPool, size: str | int, seed: int) -> np.ndarray:

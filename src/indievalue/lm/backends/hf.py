@@ -6,7 +6,7 @@ import contextlib
 from pathlib import Path
 from typing import Any
 
-from indievalue.errors import IndieValueError
+from indievalue.errors import IndieValueError, require
 from indievalue.lm.backends.base import (
     BackendStats,
     Completion,
@@ -18,13 +18,8 @@ from indievalue.lm.backends.base import (
 
 
 def _require_torch() -> tuple[Any, Any]:
-    try:
-        import torch
-        import transformers
-    except ImportError:
-        raise IndieValueError(
-            "the hf predictor needs torch and transformers: pip install 'indievalue[lm]'"
-        ) from None
+    torch, transformers = require("torch", "transformers", purpose="the hf predictor",
+                                  install="'indievalue[lm]'")
     return torch, transformers
 
 

@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from indievalue.errors import IndieValueError
+from indievalue.errors import IndieValueError, require
 from indievalue.lm.backends.base import (
     BackendStats,
     Completion,
@@ -50,11 +50,8 @@ class OpenAIBackend:
 
     def _load(self) -> Any:
         if self._client is None:
-            try:
-                import openai
-            except ImportError:
-                raise IndieValueError("the openai predictor needs the openai package: "
-                                      "pip install 'indievalue[lm]'") from None
+            (openai,) = require("openai", purpose="the openai predictor",
+                                install="'indievalue[lm]'")
             key = os.environ.get(self.api_key_env) or "not-needed"
             self._client = openai.OpenAI(base_url=self.base_url, api_key=key, max_retries=0,
                                          timeout=self.timeout)

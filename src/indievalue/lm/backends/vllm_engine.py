@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from indievalue.errors import IndieValueError
+from indievalue.errors import require
 from indievalue.lm.backends.base import (
     BackendStats,
     Completion,
@@ -29,11 +29,8 @@ class VLLMBackend:
 
     def _load(self) -> Any:
         if self._llm is None:
-            try:
-                import vllm
-            except ImportError:
-                raise IndieValueError("the vllm predictor needs vLLM on a GPU machine: "
-                                      "pip install 'indievalue[vllm]'") from None
+            (vllm,) = require("vllm", purpose="the vllm predictor (on a GPU machine)",
+                              install="'indievalue[vllm]'")
             self._llm = vllm.LLM(model=self.model_id, tensor_parallel_size=self.tensor_parallel,
                                  gpu_memory_utilization=self.gpu_memory_utilization,
                                  max_model_len=self.max_model_len, enable_prefix_caching=True)
