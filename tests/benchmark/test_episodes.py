@@ -275,3 +275,15 @@ def test_subset_keeps_rows(cat: Catalog, ids: np.ndarray, setups: list[ProbeSetu
 def test_bad_demo_count(cat: Catalog, ids: np.ndarray, setups: list[ProbeSetup]) -> None:
     with pytest.raises(ValueError, match=r"0\.\.200"):
         build_episodes(cat, ids, setups[0], demos=201)
+
+
+def test_shown_codes_name_the_country_each_episode_shows(cat: Catalog, ids: np.ndarray,
+                                                        setups: list[ProbeSetup]) -> None:
+    told = build_episodes(cat, ids, setups[0], demos=5, demographics="on", seed=2)
+    truth = cat.persons.set_index("person_id").loc[ids, "country_code"].to_numpy()
+    codes = told.episodes.shown_codes()
+    assert codes is not None
+    np.testing.assert_array_equal(codes, truth)
+    blind = build_episodes(cat, ids, setups[0], demos=5, seed=2)
+    assert blind.episodes.shown_codes() is None
+    assert told.episodes.shown_codes("no-such-entry") is None

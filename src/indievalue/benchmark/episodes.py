@@ -14,7 +14,7 @@ from typing import Literal
 import numpy as np
 
 from indievalue.benchmark.setups import ProbeSetup
-from indievalue.catalog.spec import Form, StatementSpec
+from indievalue.catalog.spec import COUNTRY_ENTRY, Form, StatementSpec
 from indievalue.catalog.store import Catalog, render_demonstration
 from indievalue.errors import IndieValueError
 
@@ -73,6 +73,20 @@ class Episodes:
             lines.append(render_demonstration(
                 self.spec.questions[q].options(self.demo_form)[a].text))
         return lines
+
+    def shown_codes(self, did: str = COUNTRY_ENTRY) -> np.ndarray | None:
+        """(E,) the raw code of demographic entry ``did`` each episode's demographics show
+        (-1 where none); None when no episode shows one. For an entry whose option groups
+        several codes, the group's first code."""
+        entry = next((d for d in self.spec.demographics if d.did == did), None)
+        if self.demographics is None or entry is None:
+            return None
+        code_of: dict[str, int] = {}
+        for code, text in entry.statement_table().items():
+            code_of.setdefault(text, code)
+        codes = np.array([next((code_of[s] for s in shown if s in code_of), -1)
+                          for shown in self.demographics], dtype=np.int64)
+        return codes if (codes >= 0).any() else None
 
     def option_texts(self, e: int, j: int) -> list[str]:
         """Raw statements of probe ``j`` of episode ``e`` (options are not capitalised)."""

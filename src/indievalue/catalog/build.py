@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from indievalue import __version__
-from indievalue.catalog.spec import FORMS, MAX_VALUE_CODE, StatementSpec
+from indievalue.catalog.spec import COUNTRY_ENTRY, FORMS, MAX_VALUE_CODE, StatementSpec
 from indievalue.catalog.spec_io import builtin_spec
 from indievalue.catalog.wvs import WVSTable, read_wvs
 from indievalue.errors import IndieValueError
@@ -34,7 +34,6 @@ from indievalue.fsutil import atomic_dir, write_json
 CATALOG_FORMAT = "indievalue-catalog"
 CATALOG_FORMAT_VERSION = 1
 CONTINENT_ENTRY = "B_COUNTRY_to_continent"
-COUNTRY_ENTRY = "B_COUNTRY"
 
 
 @dataclass(frozen=True)

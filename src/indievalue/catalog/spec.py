@@ -20,6 +20,7 @@ import numpy as np
 from indievalue.errors import SpecError
 
 Form = Literal["polar", "refined"]
+COUNTRY_ENTRY = "B_COUNTRY"  # the demographic entry whose statements name the country
 FORMS: tuple[Form, ...] = ("polar", "refined")
 
 # Raw codes of value questions lie in this range; anything else is invalid by construction.

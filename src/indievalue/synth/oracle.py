@@ -46,7 +46,6 @@ LABEL = re.compile(r"indievalue-synth\s+(\S+)\s+seed=(\d+)")
 CHUNK = 32  # episodes per posterior batch: bounds memory at ~CHUNK x 80 hypotheses x 200 answers
 CORR_PERSONS = 40_000
 CORR_SEED = 20_250_101
-COUNTRY_ENTRY = "B_COUNTRY"
 
 
 class OracleOptions(PredictorOptions):
@@ -63,7 +62,7 @@ class _Catalog:
     model: AnswerModel
     lo: dict[Form, np.ndarray]  # (Q, K) first latent category of each option
     hi: dict[Form, np.ndarray]  # (Q, K) last latent category of each option
-    country_of: dict[str, int]  # country statement -> country index
+    country_of: dict[int, int]  # country code -> the generator's country index
 
 
 @register_predictor("oracle")
@@ -122,10 +121,9 @@ class OraclePredictor(Predictor):
         qq, aa = np.where(shown, q, 0), np.where(shown, ans, 0)
         form = episodes.demo_form
         country = np.full(len(q), -1)
-        if episodes.demographics is not None:
-            for i, statements in enumerate(episodes.demographics[sel]):
-                country[i] = next((cat.country_of[s] for s in statements
-                                   if s in cat.country_of), -1)
+        codes = episodes.shown_codes()
+        if codes is not None:
+            country = np.array([cat.country_of.get(int(c), -1) for c in codes[sel]])
         return Observed(q=q, lo=np.where(shown, cat.lo[form][qq, aa], -1),
                         hi=np.where(shown, cat.hi[form][qq, aa], -1), country=country)
 
@@ -170,10 +168,7 @@ def _for_catalog(spec: StatementSpec) -> _Catalog:
                     raise IndieValueError(f"the oracle needs each option to be a run of "
                                           f"adjacent answers; {q.qid} {form} option {o} is not")
                 lo[form][i, o], hi[form][i, o] = pos[0], pos[-1]
-    entry = next((d for d in spec.demographics if d.did == COUNTRY_ENTRY), None)
-    codes = {int(c): i for i, c in enumerate(p["country_code"])}
-    country_of = {} if entry is None else {
-        text: codes[code] for code, text in entry.statement_table().items() if code in codes}
+    country_of = {int(c): i for i, c in enumerate(p["country_code"])}
     return _Catalog(model, lo, hi, country_of)
 
 

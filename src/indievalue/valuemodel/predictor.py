@@ -22,7 +22,6 @@ from indievalue.predictors.base import (
 )
 from indievalue.valuemodel.options import TRAINING_FIELDS, ValueModelOptions
 
-COUNTRY_ENTRY = "B_COUNTRY"  # the demographic entry whose statement names the country
 STREAM_POOL = 11  # the same stream resemble's `pool` uses: equal sizes draw equal persons
 def require_torch() -> None:
     require("torch", purpose="the value-model predictor",
@@ -157,16 +156,11 @@ def train_model(catalog: Any, rows: np.ndarray, options: ValueModelOptions, seed
 def shown_groups(model: Any, episodes: Episodes) -> np.ndarray | None:
     """Each episode's group index when its demographics show the country statement of a
     group the model knows (-1 otherwise); None when no episode shows one."""
-    if episodes.demographics is None or not model.groups:
+    codes = episodes.shown_codes()
+    if codes is None or not model.groups:
         return None
-    entry = next((d for d in episodes.spec.demographics if d.did == COUNTRY_ENTRY), None)
-    if entry is None:
-        return None
-    index = {name: i for i, name in enumerate(model.groups)}
-    of_text = {text: index[str(code)] for code, text in entry.statement_table().items()
-               if str(code) in index}
-    known = np.array([next((of_text[s] for s in shown if s in of_text), -1)
-                      for shown in episodes.demographics], dtype=np.int64)
+    index = {int(name): i for i, name in enumerate(model.groups)}
+    known = np.array([index.get(int(c), -1) for c in codes], dtype=np.int64)
     return known if (known >= 0).any() else None
 
 
