@@ -13,24 +13,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from indievalue.catalog.spec import StatementSpec
 from indievalue.catalog.spec_io import builtin_spec
 
 OFFICIAL_WIDTH = 613
 COUNTRY_CODES = (32, 76, 156, 276, 356, 554, 826, 840)
 MISSING_CODES = (-1, -2, -3, -4, -5)
-
-
-def _pool(spec: StatementSpec, column: str) -> np.ndarray:
-    codes: set[int] = set()
-    for e in spec.demographics:
-        if e.column != column:
-            continue
-        if e.options is not None:
-            codes.update(c for o in e.options for c in o.codes)
-        else:
-            codes.update(e.mapping or {})
-    return np.array(sorted(codes), dtype=np.int64)
 
 
 def write_wvs_csv(
@@ -62,7 +49,7 @@ def write_wvs_csv(
         cols[q.qid] = codes(np.array(sorted(q.valid_codes)))
     for column in spec.demographic_columns:
         if column not in cols:
-            cols[column] = codes(_pool(spec, column))
+            cols[column] = codes(np.array(spec.demographic_codes(column), dtype=np.int64))
     filler = 0
     while len(cols) < width:
         filler += 1

@@ -40,20 +40,6 @@ _DEFAULT_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference
 REFERENCE_DIR = Path(os.environ.get("INDIEVALUE_REFERENCE_DIR", _DEFAULT_REFERENCE))
 
 
-def demographic_code_pool(spec: StatementSpec, column: str) -> list[int]:
-    """Every valid raw code of a demographic column (union over the entries reading it)."""
-    codes: set[int] = set()
-    for entry in spec.demographics:
-        if entry.column != column:
-            continue
-        if entry.options is not None:
-            codes.update(c for o in entry.options for c in o.codes)
-        else:
-            assert entry.mapping is not None
-            codes.update(entry.mapping)
-    return sorted(codes)
-
-
 def make_wvs_frame(
     n_persons: int,
     seed: int = 0,
@@ -85,7 +71,7 @@ def make_wvs_frame(
         cols[extra] = rng.integers(1, 11, size=n)
     for column in spec.demographic_columns:
         if column != "B_COUNTRY":
-            cols[column] = codes(demographic_code_pool(spec, column))
+            cols[column] = codes(spec.demographic_codes(column))
     return pd.DataFrame(cols)
 
 

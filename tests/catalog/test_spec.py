@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from indievalue.catalog.spec import MAX_VALUE_CODE, StatementSpec
-from indievalue.catalog.spec_io import load_reference_spec
+from indievalue.catalog.spec_io import builtin_spec, load_reference_spec
 from indievalue.errors import SpecError
 
 # PROTOCOL §2.3: questions, polar statements, refined statements per category, in order.
@@ -256,3 +256,13 @@ def test_reference_loader_errors(tmp_path: Path) -> None:
     (tmp_path / "refined_statements_meta_data.jsonl").write_text("")
     with pytest.raises(SpecError, match="cannot read"):
         load_reference_spec(tmp_path)
+
+
+def test_demographic_codes_are_the_union_over_entries_of_a_column() -> None:
+    spec = builtin_spec()
+    for column in spec.demographic_columns:
+        entries = [d for d in spec.demographics if d.column == column]
+        expected = set().union(*(d.statement_table() for d in entries))
+        codes = spec.demographic_codes(column)
+        assert codes == sorted(expected) and len(codes) > 0
+    assert spec.demographic_codes("NOT_A_COLUMN") == []

@@ -147,6 +147,11 @@ class StatementSpec:
         """Raw columns the demographic entries read, in first-use order."""
         return list(dict.fromkeys(d.column for d in self.demographics))
 
+    def demographic_codes(self, column: str) -> list[int]:
+        """Every valid raw code of a demographic column (union over the entries reading it)."""
+        return sorted({c for d in self.demographics if d.column == column
+                       for c in d.statement_table()})
+
     def code_lut(self, form: Form) -> np.ndarray:
         """``lut[q, code]`` = option index of raw ``code`` for question ``q``, -1 if invalid."""
         lut = np.full((len(self.questions), MAX_VALUE_CODE + 1), -1, dtype=np.int8)
