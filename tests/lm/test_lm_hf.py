@@ -16,18 +16,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _lm_support import (
-    LMWorld,
-    check_run,
-    lm_catalog,
-    smollm2_dir,
-    smollm2_gguf,
-)
+from _lm_support import LMWorld, check_run, lm_catalog
 
 from indievalue.catalog.store import Catalog
 from indievalue.lm.backends.base import ScoreGroup
 from indievalue.lm.parsing import parse_protocol_b
 from indievalue.runs.evaluate import EvalRequest, evaluate
+from smollm2_support import one_torch_thread, smollm2_dir, smollm2_gguf
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("transformers")
@@ -49,10 +44,7 @@ GROUPS = [
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread() -> Iterator[None]:
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+    yield from one_torch_thread()
 
 
 @pytest.fixture(scope="module")

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _lm_support import LMWorld, check_run, free_port, lm_catalog, run_cli, smollm2_gguf
+from _lm_support import LMWorld, check_run, free_port, lm_catalog, run_cli
 
 from indievalue.catalog.store import Catalog
 from indievalue.lm.parsing import parse_protocol_b
+from smollm2_support import smollm2_gguf
 
 READY_TIMEOUT_S = 180.0  # loading is ~2 s; the shared CI machine can be very slow
 # One thread: on a loaded 2-core machine llama.cpp's two batch threads spin against other jobs

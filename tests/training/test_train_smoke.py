@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from _training_catalog import EVAL_SIZE, training_catalog
-from _training_models import smollm_dir
 
 from indievalue.errors import IndieValueError
 from indievalue.runs.evaluate import EvalRequest, evaluate
 from indievalue.training.config import TrainConfig
 from indievalue.training.data import EVAL_IDS_FILE, JSONL_FILE, DataRequest, build_training_data
+from smollm2_support import one_torch_thread, smollm2_dir
 
 pytest.importorskip("trl")
 pytest.importorskip("peft")
@@ -29,19 +29,12 @@ TINY = {"max_examples": 1, "batch_size": 1, "per_device_batch_size": 1, "max_ste
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread() -> Iterator[None]:
-    """One torch thread: on a shared 2-core machine two threads spin against each other
-    (a training step measured 4-6x slower with 2 threads than with 1 under load)."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    yield from one_torch_thread()
 
 
 @pytest.fixture(scope="module")
 def model_dir() -> Path:
-    return smollm_dir()
+    return smollm2_dir()
 
 
 @pytest.fixture(scope="module")
