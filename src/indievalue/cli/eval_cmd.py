@@ -11,11 +11,10 @@ from typing import Any
 
 import typer
 import yaml
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from indievalue.cli.catalog_cmd import FormChoice, synthetic_banner
-from indievalue.cli.console import err, out
+from indievalue.cli.console import new_progress, out
 from indievalue.errors import IndieValueError
 from indievalue.predictors.base import (
     available_predictors,
@@ -42,9 +41,7 @@ class DemographicsChoice(str, Enum):
 @contextmanager
 def progress_bar(label: str) -> Iterator[ProgressFn]:
     """A live display of records done / total and the running accuracy (on stderr)."""
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("acc {task.fields[acc]}{task.fields[lm]}"), TimeElapsedColumn(),
-                  console=err, transient=False) as bar:
+    with new_progress("acc {task.fields[acc]}{task.fields[lm]}", remaining=False) as bar:
         task = bar.add_task(label, total=None, acc="-", lm="")
 
         def update(done: int, total: int, correct: int, answered: int,

@@ -9,17 +9,9 @@ from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from indievalue.cli.catalog_cmd import synthetic_banner
-from indievalue.cli.console import err, out
+from indievalue.cli.console import err, new_progress, out
 from indievalue.errors import IndieValueError
 from indievalue.training.data import DataFormat, DataRequest, build_training_data
 from indievalue.training.presets import PRESETS
@@ -92,9 +84,8 @@ def register(app: typer.Typer) -> None:
                               eval_ids_file=eval_ids, tokenizer=tokenizer, max_length=max_length,
                               formats=_formats(fmt), prompt_template=prompt_template)
         request.resolve()  # a bad preset or unit name fails before any work
-        bar = Progress(TextColumn("training examples"), BarColumn(), MofNCompleteColumn(),
-                       TimeElapsedColumn(), TimeRemainingColumn(), console=err, transient=False)
-        task = bar.add_task("examples", total=None)
+        bar = new_progress()
+        task = bar.add_task("training examples", total=None)
 
         def update(done: int, total: int) -> None:
             if not bar.live.is_started:  # shown once sampling is done: errors come first

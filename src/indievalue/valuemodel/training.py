@@ -18,14 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress
 
 from indievalue.valuemodel.layout import Layout
 from indievalue.valuemodel.network import ValueNet, padded, segment_log_softmax
@@ -237,9 +230,9 @@ def _progress(console: Console | None) -> Iterator[Progress | None]:
     if console is None:
         yield None
         return
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[info]}"), TimeElapsedColumn(), TimeRemainingColumn(),
-                  console=console, transient=False) as bar:
+    from indievalue.cli.console import new_progress
+
+    with new_progress("{task.fields[info]}", console=console) as bar:
         yield bar
 
 
