@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from _bench_data import BenchData, bench_data
 from indievalue.catalog.build import build_catalog
 from indievalue.catalog.spec import StatementSpec
 from indievalue.catalog.spec_io import builtin_spec
@@ -39,6 +40,12 @@ def cli(capsys: pytest.CaptureFixture[str],
         return CliResult(code, out, err)
 
     return run
+
+
+@pytest.fixture(scope="session")
+def bench(tmp_path_factory: pytest.TempPathFactory) -> BenchData:
+    """The shared synthetic benchmark catalog of ``_bench_data.py`` (built once)."""
+    return bench_data(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

@@ -7,17 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from _bench_data import BenchData, bench_data
+from _bench_data import BenchData
 from indievalue import pipeline
 from indievalue.catalog.store import Catalog
 from indievalue.pipeline import BASELINES, planned_runs, results_table, run_main_job
 
 EVAL_SIZE = 30
-
-
-@pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> BenchData:
-    return bench_data(tmp_path_factory)
 
 
 REPORTS: list[tuple[Path, list[str]]] = []

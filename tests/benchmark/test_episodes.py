@@ -5,16 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _bench_data import BenchData, bench_data, override
+from _bench_data import BenchData, override
 from indievalue.benchmark.episodes import EpisodeSet, build_episodes
 from indievalue.benchmark.evalset import select_eval_set
 from indievalue.benchmark.setups import ProbeSetup, probe_setups
 from indievalue.catalog.store import Catalog, render_demonstration
-
-
-@pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> BenchData:
-    return bench_data(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

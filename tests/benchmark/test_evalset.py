@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from _bench_data import CATHOLIC, BenchData, bench_data, probe_columns
+from _bench_data import CATHOLIC, BenchData, probe_columns
 from indievalue.benchmark.evalset import (
     MIN_VALID_ANSWERS,
     MIN_VALID_DEMOGRAPHICS,
@@ -24,11 +24,6 @@ from indievalue.benchmark.evalset import (
 from indievalue.benchmark.setups import probe_setups
 from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError
-
-
-@pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> BenchData:
-    return bench_data(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from _bench_data import BenchData, bench_data
+from _bench_data import BenchData
 from indievalue.benchmark.evalset import select_eval_set
 from indievalue.catalog.store import Catalog
 from indievalue.cli.main import main
-
-
-@pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> BenchData:
-    return bench_data(tmp_path_factory)
 
 
 def run_cli(args: list[str], monkeypatch: pytest.MonkeyPatch,

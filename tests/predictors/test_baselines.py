@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _bench_data import BenchData, bench_data, override
+from _bench_data import BenchData, override
 from indievalue.benchmark.episodes import build_episodes
 from indievalue.benchmark.evalset import select_eval_set, training_rows
 from indievalue.benchmark.setups import probe_setups
@@ -13,11 +13,6 @@ from indievalue.catalog.spec import StatementSpec
 from indievalue.catalog.store import Catalog
 from indievalue.predictors import TrainingPool, make_predictor
 from indievalue.predictors.baselines import expected_accuracy, option_frequencies
-
-
-@pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> BenchData:
-    return bench_data(tmp_path_factory)
 
 
 def setup_counts(spec: StatementSpec, form: str) -> list[np.ndarray]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from _bench_data import BenchData, bench_data, override
+from _bench_data import BenchData, override
 from indievalue.benchmark.episodes import EpisodeSet, build_episodes
 from indievalue.benchmark.evalset import select_eval_set, training_rows
 from indievalue.benchmark.setups import probe_setups
@@ -15,11 +15,6 @@ from indievalue.predictors import TrainingPool, make_predictor
 
 EVAL_ROW = 100
 POOL = np.arange(5)
-
-
-@pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> BenchData:
-    return bench_data(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from _bench_data import BenchData, bench_data
+from _bench_data import BenchData
 from indievalue.errors import IndieValueError
 from indievalue.runs.evaluate import EvalRequest, evaluate
 from indievalue.runs.records import RECORDS, recover
@@ -27,11 +27,6 @@ EXPECTED_KILL = N_KILL * 117
 KILL_AFTER = 1_000  # lines: a few batches of 256 episodes in
 N = 30
 REQ = EvalRequest(eval_size=N, seed=2)
-
-
-@pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> BenchData:
-    return bench_data(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")

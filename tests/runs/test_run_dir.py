@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from _bench_data import BenchData, bench_data
+from _bench_data import BenchData
 from indievalue.benchmark.evalset import select_eval_set
 from indievalue.benchmark.setups import probe_setups
 from indievalue.catalog.store import Catalog
@@ -23,11 +23,6 @@ from indievalue.runs.summary import score_run
 
 N = 40
 REQ = EvalRequest(eval_size=N, seed=0)
-
-
-@pytest.fixture(scope="module")
-def bench(tmp_path_factory: pytest.TempPathFactory) -> BenchData:
-    return bench_data(tmp_path_factory)
 
 
 @pytest.fixture(scope="module")
