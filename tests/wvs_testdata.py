@@ -36,6 +36,29 @@ SYNTHETIC_VERSION = "SYNTHETIC test data (indievalue tests)"
 EXTRA_QUESTIONS = ("Q82", "Q223", "Q288")
 EXTRA_COLUMNS = ("A_YEAR", "W_WEIGHT", *EXTRA_QUESTIONS)
 
+# PROTOCOL §2.3: per category, in catalog order: questions, polar statements, refined statements.
+CATEGORY_COUNTS = {
+    "Social Values, Attitudes & Stereotypes": (45, 103, 145),
+    "Happiness and Well-Being": (11, 23, 44),
+    "Social Capital, Trust & Organizational Membership": (44, 88, 163),
+    "Economic Values": (6, 12, 22),
+    "Corruption": (9, 19, 37),
+    "Migration": (10, 29, 33),
+    "Security": (21, 42, 68),
+    "Postmaterialist Index": (6, 24, 24),
+    "Science & Technology": (6, 12, 24),
+    "Religious Values": (12, 27, 42),
+    "Ethical Values and Norms": (23, 46, 92),
+    "Political Interest & Political Participation": (35, 92, 135),
+    "Political Culture & Political Regimes": (25, 50, 100),
+}
+
+
+def category_counts(spec: StatementSpec) -> dict[str, tuple[int, int, int]]:
+    """(questions, polar statements, refined statements) per category name, in spec order."""
+    return {c.name: (len(qs := spec.questions_in(c.key)), sum(len(q.polar) for q in qs),
+                     sum(len(q.refined) for q in qs)) for c in spec.categories}
+
 _DEFAULT_REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "wvs7"
 REFERENCE_DIR = Path(os.environ.get("INDIEVALUE_REFERENCE_DIR", _DEFAULT_REFERENCE))
 

@@ -20,23 +20,7 @@ from indievalue.catalog.build import build_catalog
 from indievalue.catalog.spec import StatementSpec
 from indievalue.catalog.spec_io import REFERENCE_FILES, load_reference_spec
 from indievalue.catalog.store import Catalog
-
-# PROTOCOL §2.3: per-category counts (questions, polar statements, refined statements).
-CATEGORY_COUNTS = {
-    "Social Values, Attitudes & Stereotypes": (45, 103, 145),
-    "Happiness and Well-Being": (11, 23, 44),
-    "Social Capital, Trust & Organizational Membership": (44, 88, 163),
-    "Economic Values": (6, 12, 22),
-    "Corruption": (9, 19, 37),
-    "Migration": (10, 29, 33),
-    "Security": (21, 42, 68),
-    "Postmaterialist Index": (6, 24, 24),
-    "Science & Technology": (6, 12, 24),
-    "Religious Values": (12, 27, 42),
-    "Ethical Values and Norms": (23, 46, 92),
-    "Political Interest & Political Participation": (35, 92, 135),
-    "Political Culture & Political Regimes": (25, 50, 100),
-}
+from wvs_testdata import CATEGORY_COUNTS, category_counts
 
 
 def _jsonl(path: Path) -> list[dict[str, Any]]:
@@ -77,11 +61,7 @@ def test_per_category_counts(spec: StatementSpec, ref: dict) -> None:
         row[1] += len(p["answer_ids"])
         row[2] += len(r["answer_ids"])
     assert {k: tuple(v) for k, v in counts.items()} == CATEGORY_COUNTS
-    ours = {c.name: (len(spec.questions_in(c.key)),
-                     sum(len(q.polar) for q in spec.questions_in(c.key)),
-                     sum(len(q.refined) for q in spec.questions_in(c.key)))
-            for c in spec.categories}
-    assert ours == CATEGORY_COUNTS
+    assert category_counts(spec) == CATEGORY_COUNTS
 
 
 @pytest.mark.parametrize("form", ["polar", "refined"])

@@ -14,23 +14,8 @@ import pytest
 from indievalue.catalog.spec import MAX_VALUE_CODE, StatementSpec
 from indievalue.catalog.spec_io import builtin_spec, load_reference_spec
 from indievalue.errors import SpecError
+from wvs_testdata import CATEGORY_COUNTS, category_counts
 
-# PROTOCOL §2.3: questions, polar statements, refined statements per category, in order.
-CATEGORY_COUNTS = [
-    ("Social Values, Attitudes & Stereotypes", 45, 103, 145),
-    ("Happiness and Well-Being", 11, 23, 44),
-    ("Social Capital, Trust & Organizational Membership", 44, 88, 163),
-    ("Economic Values", 6, 12, 22),
-    ("Corruption", 9, 19, 37),
-    ("Migration", 10, 29, 33),
-    ("Security", 21, 42, 68),
-    ("Postmaterialist Index", 6, 24, 24),
-    ("Science & Technology", 6, 12, 24),
-    ("Religious Values", 12, 27, 42),
-    ("Ethical Values and Norms", 23, 46, 92),
-    ("Political Interest & Political Participation", 35, 92, 135),
-    ("Political Culture & Political Regimes", 25, 50, 100),
-]
 EXCLUDED = {"Q82", "Q91", "Q92", "Q93", "Q105", "Q223"}
 ZERO_VALID = {f"Q{i}" for i in [*range(94, 105), 119, *range(122, 130)]}
 DEMOGRAPHIC_ORDER = [
@@ -59,13 +44,9 @@ def test_value_questions_are_q1_to_q259_minus_the_exclusions(spec: StatementSpec
 
 
 def test_categories_in_order_with_counts(spec: StatementSpec) -> None:
-    assert [c.name for c in spec.categories] == [row[0] for row in CATEGORY_COUNTS]
-    for cat, (_name, n_q, n_polar, n_refined) in zip(spec.categories, CATEGORY_COUNTS,
-                                                     strict=True):
-        qs = spec.questions_in(cat.key)
-        assert len(qs) == n_q, cat.name
-        assert sum(len(q.polar) for q in qs) == n_polar, cat.name
-        assert sum(len(q.refined) for q in qs) == n_refined, cat.name
+    counts = category_counts(spec)
+    assert list(counts) == list(CATEGORY_COUNTS)  # the order too
+    assert counts == CATEGORY_COUNTS
 
 
 def test_questions_of_a_category_are_contiguous_in_catalog_order(spec: StatementSpec) -> None:
