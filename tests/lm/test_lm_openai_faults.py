@@ -5,11 +5,11 @@ and errors that retrying cannot fix stopping the run with one line."""
 from __future__ import annotations
 
 import json
+import socket
 from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from _lm_support import (
     FAULT_KINDS,
@@ -37,30 +37,58 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> LMWorld:
     return lm_catalog(tmp_path_factory)
 
 
-def _status_error(cls: type[Exception], code: int) -> Exception:
-    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
-    response = httpx.Response(code, request=request, json={"error": {"message": "x"}})
-    return cls("x", response=response, body=None)  # type: ignore[call-arg]
+def _raised(backend: OpenAIBackend) -> Exception:
+    """The exception the real client raises for one request (its own retries are off)."""
+    try:
+        backend._load().chat.completions.create(model="m", messages=MESSAGES, max_tokens=4)
+    except Exception as exc:
+        return exc
+    raise AssertionError("the request did not fail")
 
 
-def test_classification() -> None:
-    backend = OpenAIBackend("m", "http://127.0.0.1:9/v1")
-    request = httpx.Request("POST", "http://127.0.0.1/v1/chat/completions")
-    cases: list[tuple[Exception, str | None]] = [
-        (_status_error(openai.RateLimitError, 429), "rate_limit"),
-        (_status_error(openai.InternalServerError, 500), "server_error"),
-        (_status_error(openai.InternalServerError, 503), "server_error"),
-        (_status_error(openai.APIStatusError, 502), "server_error"),
-        (openai.APITimeoutError(request=request), "timeout"),
-        (openai.APIConnectionError(request=request), "connection"),
-        (ValueError("response without text"), "bad_response"),
-        (KeyError("choices"), "bad_response"),
-        (_status_error(openai.BadRequestError, 400), None),
-        (_status_error(openai.AuthenticationError, 401), None),
-        (_status_error(openai.NotFoundError, 404), None),
-        (RuntimeError("a bug"), None),
-    ]
-    for exc, kind in cases:
+def _answering(code: int) -> Exception:
+    """What the client raises when the endpoint answers with HTTP ``code``."""
+    with StubServer(lambda n, p: f"http_{code}") as stub:
+        stub.status_codes[f"http_{code}"] = code
+        return _raised(OpenAIBackend("m", stub.base_url, timeout=5.0))
+
+
+@pytest.mark.parametrize(("code", "cls", "kind"), [
+    (429, "RateLimitError", "rate_limit"),
+    (500, "InternalServerError", "server_error"),
+    (502, "APIStatusError", "server_error"),
+    (503, "InternalServerError", "server_error"),
+    (400, "BadRequestError", None),
+    (401, "AuthenticationError", None),
+    (404, "NotFoundError", None),
+])
+def test_classification_of_http_status(code: int, cls: str, kind: str | None) -> None:
+    """Exceptions as the installed client raises them for real responses (no hand-made
+    request objects: the client's HTTP library changed between major versions)."""
+    exc = _answering(code)
+    assert isinstance(exc, getattr(openai, cls)), type(exc)
+    assert exc.status_code == code  # type: ignore[attr-defined]
+    assert OpenAIBackend("m", None)._classify(exc) == kind
+
+
+def test_classification_of_transport_faults() -> None:
+    backend = OpenAIBackend("m", None)
+    with StubServer(lambda n, p: "timeout", hang_s=3.0) as stub:
+        timeout = _raised(OpenAIBackend("m", stub.base_url, timeout=0.5))
+    assert isinstance(timeout, openai.APITimeoutError), type(timeout)
+    assert backend._classify(timeout) == "timeout"
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    refused = _raised(OpenAIBackend("m", f"http://127.0.0.1:{port}/v1", timeout=5.0))
+    assert isinstance(refused, openai.APIConnectionError), type(refused)
+    assert backend._classify(refused) == "connection"
+    with StubServer(lambda n, p: "bad_response") as stub:
+        garbled = _raised(OpenAIBackend("m", stub.base_url, timeout=5.0))
+    assert backend._classify(garbled) == "bad_response", type(garbled)
+    for exc, kind in [(ValueError("response without text"), "bad_response"),
+                      (KeyError("choices"), "bad_response"),
+                      (RuntimeError("a bug"), None)]:
         assert backend._classify(exc) == kind, exc
 
 
