@@ -25,7 +25,7 @@ from indievalue.valuemodel.options import TRAINING_FIELDS, ValueModelOptions
 STREAM_POOL = 11  # the same stream resemble's `pool` uses: equal sizes draw equal persons
 def require_torch() -> None:
     require("torch", purpose="the value-model predictor",
-            install="torch (the CPU build is enough)")
+            install="'indievalue[valuemodel]' (the CPU build of torch is enough)")
 
 
 def pool_rows(pool: TrainingPool, size: str | int, seed: int) -> np.ndarray:
@@ -66,12 +66,8 @@ class ValueModelPredictor(Predictor):
         return self
 
     def _check_loaded(self, model: Any, pool: TrainingPool) -> None:
-        from indievalue.valuemodel.layout import Layout
-
         where = self.options.model_dir
-        if not model.layout.same_as(Layout.from_spec(pool.catalog.spec)):
-            raise IndieValueError(f"{where}: trained on a catalog with other questions or "
-                                  "options than this one")
+        model.check_catalog(pool.catalog, where)  # same layout and statement spec
         seen = np.isin(model.person_ids, pool.person_ids)
         if not seen.all():
             raise IndieValueError(
@@ -128,6 +124,7 @@ class ValueModelPredictor(Predictor):
 
         pred = cls(ValueModelOptions(model_dir=str(directory), **options))
         pred._model = ValueModel.load(directory)
+        pred.mark_fitted()
         return pred
 
 
@@ -141,9 +138,9 @@ def train_model(catalog: Any, rows: np.ndarray, options: ValueModelOptions, seed
 
     console = None
     if progress:
-        from indievalue.cli.console import err
+        from indievalue.progress import stderr
 
-        console = err
+        console = stderr
     layout = Layout.from_spec(catalog.spec)
     names, groups = person_groups(catalog, rows, options.groups)
     net, report = train(layout, catalog.polar[rows], catalog.refined[rows], options, seed,
