@@ -29,15 +29,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from indievalue.catalog.spec_io import builtin_spec  # noqa: E402
-from indievalue.synth.fit_answers import (  # noqa: E402
+from indievalue.synth.calibrate.fit_answers import (  # noqa: E402
     fit_missing,
     fit_questions,
     percountry_polar_targets,
 )
-from indievalue.synth.fit_countries import build_countries, build_layout  # noqa: E402
-from indievalue.synth.params import SynthParams, save_params  # noqa: E402
-from indievalue.synth.population import GENERATOR_VERSION, generate_population  # noqa: E402
-from indievalue.synth.quickeval import Baselines, baselines  # noqa: E402
+from indievalue.synth.calibrate.fit_countries import build_countries, build_layout  # noqa: E402
+from indievalue.synth.calibrate.quickeval import Baselines, baselines  # noqa: E402
+from indievalue.synth.generate.params import SynthParams, save_params  # noqa: E402
+from indievalue.synth.generate.population import (  # noqa: E402
+    GENERATOR_VERSION,
+    generate_population,
+)
 
 DATA_DIR = ROOT / "src" / "indievalue" / "synth" / "data"
 REPORT = ROOT / "benchmarks" / "out" / "calibration.md"
@@ -154,8 +157,8 @@ def report(params: SynthParams, ref: Path, n: int, seed: int, log: list[str],
            pipeline: bool) -> str:
     import tempfile
 
-    from indievalue.synth import report as rep
-    from indievalue.synth.writer import write_wvs
+    from indievalue.synth.calibrate import report as rep
+    from indievalue.synth.generate.writer import write_wvs
 
     spec = builtin_spec()
     agg = ref / "wvs7-aggregates"
@@ -193,9 +196,10 @@ def report(params: SynthParams, ref: Path, n: int, seed: int, log: list[str],
             fmt = (lambda v: "—" if np.isnan(v) else f"{v:.2f}")  # noqa: E731
             lines.append(f"| {NAMES[key]} | {fmt(pol)} | {acc[key]['polar']:.2f} | "
                          f"{fmt(rfd)} | {acc[key]['refined']:.2f} | {t:.1f} s ({cpu:.1f} s) |")
-        lines += ["", f"Fast numpy approximation used by the search (indievalue.synth.quickeval,"
-                  f" its own eval draw): majority {_fmt(quick.majority)}, top 1 "
-                  f"{_fmt(quick.top1)}, top 24 {_fmt(quick.topn)}.", "",
+        lines += ["", "Fast numpy approximation used by the search "
+                  "(indievalue.synth.calibrate.quickeval, its own eval draw): majority "
+                  f"{_fmt(quick.majority)}, top 1 {_fmt(quick.top1)}, top 24 "
+                  f"{_fmt(quick.topn)}.", "",
                   "## Timing", "",
                   f"Generation of the {n:,} persons: {gen_s:.1f} s; writing the CSV: "
                   f"{write_s:.1f} s (this run, wall; `python benchmarks/bench_synth.py` measures "
@@ -280,7 +284,7 @@ def main() -> None:
     args = ap.parse_args()
     log: list[str] = []
     if args.report_only:
-        from indievalue.synth.params import load_params
+        from indievalue.synth.generate.params import load_params
 
         params = load_params()
         if SEARCH_LOG.exists():

@@ -39,7 +39,7 @@ ORACLE = PlannedRun("oracle", "oracle", {}, "Oracle (Bayes-optimal)")
 def source_file(wvs: Path | None, seed: int) -> Path:
     if wvs is not None:
         return wvs
-    from indievalue.synth.default import default_population_path
+    from indievalue.synth.generate.default import default_population_path
 
     with err.status("preparing the embedded synthetic population (first run only)"):
         return default_population_path(seed)

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from indievalue.cli import synth_cmd
 from indievalue.errors import IndieValueError
+from indievalue.synth.generate.default import default_population_path
 
 
 def _app() -> typer.Typer:
@@ -44,7 +45,7 @@ def test_bad_extension_is_one_line_error(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_default_population_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("platformdirs.user_cache_dir", lambda name: str(tmp_path / name))
-    path = synth_cmd.default_population_path(seed=1)
+    path = default_population_path(seed=1)
     stamp = path.stat().st_mtime_ns
-    assert path.is_file() and synth_cmd.default_population_path(seed=1) == path
+    assert path.is_file() and default_population_path(seed=1) == path
     assert path.stat().st_mtime_ns == stamp

@@ -9,7 +9,7 @@ import pytest
 from indievalue.catalog.spec_io import builtin_spec
 from indievalue.catalog.wvs import SYNTHETIC_MARK, required_columns
 from indievalue.synth import generate_population, version_label
-from indievalue.synth.params import load_layout, load_params
+from indievalue.synth.generate.params import load_layout, load_params
 
 ALLOWED_MINUS_3 = {"Q153", "Q155", "Q157"}
 

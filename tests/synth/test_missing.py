@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from indievalue.catalog.spec_io import builtin_spec
-from indievalue.synth.quickeval import labels
+from indievalue.synth.calibrate.quickeval import labels
 
 
 def test_valid_answer_counts(mid_pop: pd.DataFrame) -> None:

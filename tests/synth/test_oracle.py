@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _posterior_check import importance_probs
 
 from indievalue.benchmark.episodes import EpisodeSet, build_episodes
 from indievalue.benchmark.evalset import select_eval_set, training_rows
@@ -17,10 +18,9 @@ from indievalue.errors import IndieValueError
 from indievalue.predictors import Predictions, TrainingPool, make_predictor
 from indievalue.runs.evaluate import EvalRequest, evaluate
 from indievalue.synth import write_wvs
-from indievalue.synth.oracle import OraclePredictor
-from indievalue.synth.params import load_params
-from indievalue.synth.posterior import Observed, _interval, category_probs, fit_posterior
-from indievalue.synth.posterior_check import importance_probs
+from indievalue.synth.generate.params import load_params
+from indievalue.synth.oracle.posterior import Observed, _interval, category_probs, fit_posterior
+from indievalue.synth.oracle.predictor import OraclePredictor
 
 EVAL_SIZE = 40
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from indievalue.synth.default import DEFAULT_PERSONS, synth
+from indievalue.synth.generate.default import DEFAULT_PERSONS, synth
 
 
 def register(app: typer.Typer) -> None:

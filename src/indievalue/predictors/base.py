@@ -111,7 +111,7 @@ _BUILTIN_MODULES = {
     "random": "indievalue.predictors.baselines",
     "majority": "indievalue.predictors.baselines",
     "resemble": "indievalue.predictors.resemble",
-    "oracle": "indievalue.synth.oracle",
+    "oracle": "indievalue.synth.oracle.predictor",
     "value-model": "indievalue.valuemodel.predictor",
     "hf": "indievalue.lm.predictors",
     "openai": "indievalue.lm.predictors",

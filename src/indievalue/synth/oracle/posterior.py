@@ -1,17 +1,18 @@
 """The generator's answer model inverted: a person's latent posterior given some of their answers.
 
 For a person the unknowns are the country c, the structure level g and the 15 latent factors
-z = (u_T, u_S, u_F[13]) (see ``synth.values``). Given (c, g), every ordinal answer is an
-interval of the probit latent ``loc[c, j] + sqrt(rho_j g) a_j.z + sqrt(1 - rho_j g) e``, which
-is log-concave in z, and the postmaterialist choices are Plackett-Luce in u_S; so the posterior
-of z given (c, g) has one mode, found by Newton's method, and is replaced by its Laplace
-(Gaussian) approximation. That gives in closed form both the evidence of (c, g) (to mix over
+z = (u_T, u_S, u_F[13]) (see ``synth.generate.values``). Given (c, g), every ordinal answer is
+an interval of the probit latent ``loc[c, j] + sqrt(rho_j g) a_j.z + sqrt(1 - rho_j g) e``,
+which is log-concave in z, and the postmaterialist choices are Plackett-Luce in u_S; so the
+posterior of z given (c, g) has one mode, found by Newton's method, and is replaced by its
+Laplace (Gaussian) approximation. That gives in closed form both the evidence of (c, g) (to mix over
 countries and levels) and the predictive distribution of any other question (a probit with the
 posterior variance added to the noise). The Hessian is an arrow (two global factors, thirteen
 category factors that only meet the global ones), so every solve is a 2x2 Schur complement.
 
-``importance_check`` re-weights samples from the Laplace proposal by the exact posterior; the
-tests use it to show the approximation changes accuracy by far less than half a point.
+An importance-sampling reference in the tests (``tests/synth/_posterior_check.py``) re-weights
+samples from the Laplace proposal by the exact posterior; the tests use it to show the
+approximation changes accuracy by far less than half a point.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from indievalue.synth.params import SynthParams
+from indievalue.synth.generate.params import SynthParams
 
 ID_MULTIPLIER = 100_000  # D_INTERVIEW = country code * 100000 + serial (serial from 1)
 MISSING_DEMO_RATE = 0.006  # per-column share of don't know / no answer on demographic items

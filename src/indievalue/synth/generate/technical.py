@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from indievalue.synth.params import Column, SynthParams
-from indievalue.synth.persons import Persons
+from indievalue.synth.generate.params import Column, SynthParams
+from indievalue.synth.generate.persons import Persons
 
 STRING_COLUMNS = frozenset({
     "version", "doi", "B_COUNTRY_ALPHA", "C_COW_ALPHA", "LNGE_ISO", "Q223_ABREV", "Q223_LOCAL",

@@ -12,7 +12,7 @@ DEFAULT_PERSONS = 97_112  # the 66 countries at their real sample sizes
 def synth(persons: int, seed: int, out: Path) -> Path:
     """Generate ``persons`` synthetic respondents from ``seed`` and write them to ``out``."""
     from indievalue.synth import generate_population, write_wvs
-    from indievalue.synth.writer import format_of
+    from indievalue.synth.generate.writer import format_of
 
     format_of(out)  # reject a bad extension before spending time on generation
     if persons < 1:

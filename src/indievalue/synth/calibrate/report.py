@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from indievalue.catalog.spec import StatementSpec
-from indievalue.synth.quickeval import labels
+from indievalue.synth.calibrate.quickeval import labels
 
 MISSING_DK = (-1, -2, -5)  # don't know, no answer, missing (not: not asked, not applicable)
 

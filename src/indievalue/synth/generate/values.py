@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-from indievalue.synth.params import SynthParams
-from indievalue.synth.persons import Persons
+from indievalue.synth.generate.params import SynthParams
+from indievalue.synth.generate.persons import Persons
 
 N_CATEGORIES = 13
 PM_PAIRS = (("Q152", "Q153"), ("Q154", "Q155"), ("Q156", "Q157"))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import gammaln, logsumexp, ndtr
 
-from indievalue.synth.posterior import (
+from indievalue.synth.oracle.posterior import (
     N_LAT,
     AnswerModel,
     Observed,
@@ -42,7 +42,7 @@ def _precision(post: Posterior, r: int) -> np.ndarray:
 def importance_probs(m: AnswerModel, obs: Observed, probe_q: np.ndarray, n_samples: int = 2000,
                      seed: int = 0) -> np.ndarray:
     """(E, m, K) predictive latent-category probabilities of the probes by importance sampling
-    (same output as :func:`indievalue.synth.posterior.category_probs`)."""
+    (same output as :func:`indievalue.synth.oracle.posterior.category_probs`)."""
     post = fit_posterior(m, obs, extra_q=probe_q)
     rng = np.random.default_rng(seed)
     n_ep, k = len(obs.q), m.cuts.shape[1] - 1

@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from indievalue.synth.params import SynthParams, load_layout, load_params
-from indievalue.synth.persons import draw_persons
-from indievalue.synth.technical import (
+from indievalue.synth.generate.params import SynthParams, load_layout, load_params
+from indievalue.synth.generate.persons import draw_persons
+from indievalue.synth.generate.technical import (
     FLOAT_COLUMNS,
     STRING_COLUMNS,
     fallback_column,
     technical_columns,
 )
-from indievalue.synth.values import answer_codes, apply_missing, draw_latents
+from indievalue.synth.generate.values import answer_codes, apply_missing, draw_latents
 
 GENERATOR_VERSION = "1.1.0"
 SYNTHETIC_PREFIX = "SYNTHETIC"  # must match indievalue.catalog.wvs.SYNTHETIC_MARK

@@ -1,9 +1,12 @@
 """A fast numpy approximation of the paper's statistical baselines on a synthetic population.
 
-Used by the calibration tool (and the oracle's checks): labels come from the statement spec,
-the 800 evaluation persons are drawn with the protocol's filters (PROTOCOL §3.2), and global
-majority / Resemble (top 1, top-N vote) are scored per probe setup (§3.1, §5). Similarity counts
-equal *valid* labels over the setup's 214 non-probe questions; ties go to the earlier person.
+Used by the calibration tool: labels come from the statement spec, the probe setups are the
+benchmark's (``benchmark.setups``), the 800 evaluation persons are drawn by the benchmark's
+eval-set rules (``benchmark.evalset``, PROTOCOL §3.2) straight from the generated frame, and
+global majority / Resemble (top 1, top-N vote) are scored per probe setup (§3.1, §5).
+Similarity counts equal *valid* labels over the setup's 214 non-probe questions; ties go to the
+earlier person. The eval draw uses its own seed stream; given the benchmark's stream it picks
+the same persons as ``select_eval_set`` (tests/synth/test_quickeval.py).
 """
 
 from __future__ import annotations
@@ -13,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from indievalue.benchmark import evalset
+from indievalue.benchmark.setups import probe_setups as benchmark_setups
 from indievalue.catalog.spec import Form, StatementSpec
 
 MISSING = -1
-OCEANIA = "Oceania"
-CAPPED_RELIGIONS = (0, 1, 2, 3, 5, 7, 8, 9)
 
 
 @dataclass(frozen=True)
@@ -43,15 +46,8 @@ def labels(df: pd.DataFrame, spec: StatementSpec, form: Form) -> np.ndarray:
 
 
 def probe_setups(spec: StatementSpec) -> list[list[int]]:
-    """Question indices of setups 0-2: positions 3k..3k+2 (mod size) within each category."""
-    setups = []
-    for k in range(3):
-        qs = []
-        for cat in spec.categories:
-            members = spec.questions_in(cat.key)
-            qs += [spec.index(members[(3 * k + i) % len(members)].qid) for i in range(3)]
-        setups.append(qs)
-    return setups
+    """Question indices of the benchmark's probe setups, each in setup order."""
+    return [[spec.index(q) for q in s.qids] for s in benchmark_setups(spec)]
 
 
 def valid_demographics(df: pd.DataFrame, spec: StatementSpec) -> np.ndarray:
@@ -65,22 +61,29 @@ def valid_demographics(df: pd.DataFrame, spec: StatementSpec) -> np.ndarray:
 def select_eval(
     df: pd.DataFrame, spec: StatementSpec, polar: np.ndarray, size: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """Row indices of the evaluation persons, the reference way (quota per continent)."""
+    """Row indices of the evaluation persons, the reference way (quota per continent).
+
+    The rules of ``benchmark.evalset.select_eval_set``, read from the frame instead of a
+    catalog; where a continent or the union falls short this takes what there is instead of
+    refusing (the search may run on small populations)."""
     probes = sorted({q for s in probe_setups(spec) for q in s})
-    ok = (polar[:, probes] >= 0).all(axis=1) & ((polar >= 0).sum(axis=1) >= 239)
+    ok = (polar[:, probes] >= 0).all(axis=1) & (
+        (polar >= 0).sum(axis=1) >= evalset.MIN_VALID_ANSWERS)
     cont_entry = next(d for d in spec.demographics if d.did == "B_COUNTRY_to_continent")
     assert cont_entry.mapping is not None
     continent = df["B_COUNTRY"].map(cont_entry.mapping).to_numpy()
     n_demo = valid_demographics(df, spec)
-    oce = np.flatnonzero(ok & (continent == OCEANIA))
-    quota = max((size - len(oce)) // 5 + 1, 0)
-    cap = max(round(80 * size / 800), 1)
+    oce = np.flatnonzero(ok & (continent == evalset.OCEANIA))
+    quota = max(1, (size - min(len(oce), size)) // len(evalset.QUOTA_CONTINENTS) + 1)
+    cap = max(round(evalset.RELIGION_CAP_AT_800 * size / evalset.DEFAULT_EVAL_SIZE), 1)
     chosen = [oce]
     religion = df["Q289"].to_numpy()
-    for cont in ("Africa", "Asia", "Europe", "North America", "South America"):
-        pool = np.flatnonzero(ok & (continent == cont) & (n_demo >= 24))
-        keep = [pool[~np.isin(religion[pool], CAPPED_RELIGIONS)]]
-        for r in CAPPED_RELIGIONS:
+    capped_codes = evalset.CAPPED_RELIGION_CODES
+    for cont in evalset.QUOTA_CONTINENTS:
+        pool = np.flatnonzero(
+            ok & (continent == cont) & (n_demo >= evalset.MIN_VALID_DEMOGRAPHICS))
+        keep = [pool[~np.isin(religion[pool], capped_codes)]]
+        for r in capped_codes:
             grp = pool[religion[pool] == r]
             keep.append(rng.choice(grp, cap, replace=False) if len(grp) > cap else grp)
         capped = np.sort(np.concatenate(keep))

@@ -18,9 +18,9 @@ from scipy.special import expit, logit
 from scipy.stats import norm
 
 from indievalue.catalog.spec import StatementSpec
-from indievalue.synth.fit_countries import demographic_means
-from indievalue.synth.quickeval import labels, probe_setups
-from indievalue.synth.values import PM_PAIRS
+from indievalue.synth.calibrate.fit_countries import demographic_means
+from indievalue.synth.calibrate.quickeval import labels, probe_setups
+from indievalue.synth.generate.values import PM_PAIRS
 
 # The 40 countries of the paper's evaluation persons (PROTOCOL §3.2). Every other modelled
 # country leaves at least one probe question unasked, so none of its persons is eligible:

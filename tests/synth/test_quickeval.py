@@ -1,0 +1,51 @@
+"""The calibration's fast evaluator draws its eval persons by the benchmark's rules.
+
+``quickeval.select_eval`` reads the generated frame directly (no catalog, so the calibration
+search stays fast); these tests pin it to ``benchmark.evalset.select_eval_set`` on the catalog
+built from the same frame: given the benchmark's random stream, the same persons in the same
+order.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from indievalue.benchmark.evalset import STREAM_EVALSET, select_eval_set
+from indievalue.benchmark.setups import probe_setups, probe_union
+from indievalue.catalog.store import Catalog
+from indievalue.synth.calibrate import quickeval
+
+
+@pytest.fixture(scope="module")
+def cat(synth_catalog: Path) -> Catalog:
+    return Catalog.load(synth_catalog)
+
+
+def test_labels_are_the_catalog_matrices(synth_frame: pd.DataFrame, cat: Catalog) -> None:
+    for form in ("polar", "refined"):
+        got = quickeval.labels(synth_frame, cat.spec, form)
+        np.testing.assert_array_equal(got, cat.matrix(form))
+
+
+def test_probe_columns_are_the_benchmark_setups(cat: Catalog) -> None:
+    quick = quickeval.probe_setups(cat.spec)
+    bench = probe_setups(cat.spec)
+    assert [[cat.spec.qids[q] for q in s] for s in quick] == [list(s.qids) for s in bench]
+    assert len({q for s in quick for q in s}) == len(probe_union(bench))
+
+
+@pytest.mark.parametrize(("size", "seed"), [(40, 0), (40, 3), (150, 1), (10, 2)])
+def test_eval_draw_matches_benchmark(
+    synth_frame: pd.DataFrame, cat: Catalog, size: int, seed: int
+) -> None:
+    bench = select_eval_set(cat, size, seed).person_ids
+    polar = quickeval.labels(synth_frame, cat.spec, "polar")
+    rng = np.random.default_rng([seed, STREAM_EVALSET])
+    rows = quickeval.select_eval(synth_frame, cat.spec, polar, size, rng)
+    quick = synth_frame["D_INTERVIEW"].to_numpy()[rows]
+    assert len(bench) == size
+    np.testing.assert_array_equal(quick, bench)
