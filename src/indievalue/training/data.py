@@ -5,6 +5,8 @@ or read from an id file, and excluded: every unit samples from the remaining tra
 Examples are rendered in chunks and streamed to a Hugging Face dataset (``save_to_disk``)
 and/or JSONL; the output directory appears atomically, with ``data_spec.json`` (what was built),
 ``stats.json`` (counts and token statistics) and ``eval_ids.txt`` (the excluded persons).
+
+``training/datadir.py`` reads such a directory back (checked) for ``indievalue train``.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ from indievalue.training.tokens import TokenStats, count_tokens, load_tokenizer
 from indievalue.training.units import Unit, parse_units
 
 DataFormat = Literal["hf", "jsonl"]
+DATA_FORMAT = "indievalue-training-data"
+# 1: the layout of the first release; its data_spec.json had no format fields (read as 1)
+DATA_FORMAT_VERSION = 1
 HF_DIR = "hf"
 JSONL_FILE = "train.jsonl"
 STATS_FILE = "stats.json"
@@ -135,6 +140,7 @@ def build_training_data(catalog: Catalog | str | Path, out: str | Path, request:
     with atomic_dir(out, overwrite=overwrite) as tmp:
         write_eval_ids(tmp / EVAL_IDS_FILE, evalset.person_ids)
         write_json(tmp / DATA_SPEC_FILE, {
+            "format": DATA_FORMAT, "format_version": DATA_FORMAT_VERSION,
             "catalog": str(cat.path), "catalog_hash": cat.content_hash,
             "synthetic": cat.synthetic, "mixture": name, "paper": paper,
             "units": [u.name for u in units], "seed": request.seed,

@@ -29,7 +29,8 @@ from indievalue.errors import IndieValueError, require
 from indievalue.fsutil import read_json, write_json
 from indievalue.runs.spec import provenance
 from indievalue.training.config import TrainConfig
-from indievalue.training.data import DATA_SPEC_FILE, HF_DIR, JSONL_FILE
+from indievalue.training.data import DATA_SPEC_FILE
+from indievalue.training.datadir import check_hf_dataset, open_training_data
 
 SPEC_FILE = "train_spec.json"
 SUMMARY_FILE = "train_summary.json"
@@ -56,15 +57,22 @@ def is_main_process() -> bool:
 
 
 def load_training_dataset(data: str | Path) -> Any:
-    """The examples of a ``train-data`` directory (its HF dataset, else its JSONL)."""
+    """The examples of a ``train-data`` directory (its HF dataset, else its JSONL), after
+    checking the directory against what it records (training/datadir.py)."""
     _, datasets, _ = _require()
-    d = Path(data)
-    if (d / HF_DIR / "state.json").is_file():
-        return datasets.load_from_disk(str(d / HF_DIR))
-    if (d / JSONL_FILE).is_file():
-        return datasets.load_dataset("json", data_files=str(d / JSONL_FILE), split="train")
-    raise IndieValueError(f"{d}: not a training-data directory (no {HF_DIR}/ or {JSONL_FILE}; "
-                          "build one with `indievalue train-data`)")
+    checked = open_training_data(data)
+    source = checked.source_path
+    try:
+        if checked.source == "hf":
+            ds = datasets.load_from_disk(str(source))
+        else:
+            ds = datasets.load_dataset("json", data_files=str(source), split="train")
+    except (OSError, ValueError, KeyError, datasets.exceptions.DatasetsError) as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise IndieValueError(f"{source}: unreadable ({detail})") from None
+    if checked.source == "hf":
+        check_hf_dataset(checked, ds)
+    return ds
 
 
 def to_prompt_completion(ds: Any) -> Any:
@@ -168,9 +176,10 @@ def _prepare_out(out: Path, spec: dict[str, Any]) -> None:
 
 
 def build_trainer(data: str | Path, base_model: str | Path, out: str | Path,
-                  config: TrainConfig, callbacks: list[Any] | None = None) -> tuple[Any, int]:
+                  config: TrainConfig, callbacks: list[Any] | None = None,
+                  dataset: Any = None) -> tuple[Any, int]:
     """The SFTTrainer, its train dataset tokenized and labelled; and how many examples were
-    dropped for exceeding ``max_length``."""
+    dropped for exceeding ``max_length``. ``dataset``: ``data`` already loaded."""
     torch, _, trl = _require()
     from transformers import AutoModelForCausalLM, AutoTokenizer, PrinterCallback
 
@@ -194,7 +203,7 @@ def build_trainer(data: str | Path, base_model: str | Path, out: str | Path,
     if config.attn_implementation:
         model_kwargs["attn_implementation"] = config.attn_implementation
     model = AutoModelForCausalLM.from_pretrained(str(base), **model_kwargs)
-    ds = load_training_dataset(data)
+    ds = dataset if dataset is not None else load_training_dataset(data)
     if config.max_examples is not None and config.max_examples < len(ds):
         ds = ds.shuffle(seed=config.seed).select(range(config.max_examples))
     peft_config = None
@@ -235,7 +244,7 @@ def train(data: str | Path, base_model: str | Path, out: str | Path, config: Tra
     console = console or Console(stderr=True, highlight=False)
     out, data = Path(out), Path(data)
     base = _check_base_model(base_model)
-    load_training_dataset(data)  # a bad data folder fails before anything is created
+    dataset = load_training_dataset(data)  # a bad data folder fails before anything is made
     spec = {"data": str(data.resolve()), "data_spec_sha256": _data_digest(data),
             "base_model": str(base), "config": config.model_dump(mode="json")}
     final, adapter = out / FINAL_DIR, (out / ADAPTER_DIR if config.lora else None)
@@ -245,7 +254,8 @@ def train(data: str | Path, base_model: str | Path, out: str | Path, config: Tra
         return TrainResult(out, final, adapter, read_json(out / SUMMARY_FILE))
     _prepare_out(out, spec)
     progress = RichProgressCallback(out, console)
-    trainer, dropped = build_trainer(data, base, out, config, [progress, *(callbacks or [])])
+    trainer, dropped = build_trainer(data, base, out, config, [progress, *(callbacks or [])],
+                                     dataset)
     if dropped:
         console.print(f"dropped {dropped} example(s) longer than {config.max_length} tokens")
     resume = _last_checkpoint(out)

@@ -90,9 +90,9 @@ def write_embeddings(path: Path, emb: Embeddings) -> None:
         atomic_write_bytes(path, df.to_csv(index=False).encode())
 
 
-def plot_projection(path: Path, xy: np.ndarray, continents: np.ndarray,
-                    explained: tuple[float, float], title: str) -> None:
-    """Scatter of the 2-D projection coloured by continent (a seeded sample if large)."""
+def render_projection(xy: np.ndarray, continents: np.ndarray, explained: tuple[float, float],
+                      title: str) -> bytes:
+    """PNG of the 2-D projection coloured by continent (a seeded sample if large)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -119,7 +119,7 @@ def plot_projection(path: Path, xy: np.ndarray, continents: np.ndarray,
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
 
 
 def export_embeddings(catalog: str | Path, model_dir: str | Path, out: str | Path,
@@ -128,7 +128,6 @@ def export_embeddings(catalog: str | Path, model_dir: str | Path, out: str | Pat
     out = Path(out)
     if out.suffix.lower() not in SUFFIXES:
         raise IndieValueError(f"{out}: the output must end in {', '.join(SUFFIXES)}")
-    from indievalue.valuemodel.layout import Layout
     from indievalue.valuemodel.predictor import require_torch
 
     require_torch()
@@ -136,15 +135,16 @@ def export_embeddings(catalog: str | Path, model_dir: str | Path, out: str | Pat
 
     cat = Catalog.load(catalog)
     model = ValueModel.load(model_dir)
-    if not model.layout.same_as(Layout.from_spec(cat.spec)):
-        raise IndieValueError(f"{model_dir}: trained on a catalog with other questions or "
-                              "options than this one")
+    model.check_catalog(cat, model_dir)
     emb = person_embeddings(model, cat, form)
-    write_embeddings(out, emb)
     xy, explained = pca_2d(emb.vectors)
+    # Everything is computed (and the plot rendered) before the first file is written, and
+    # each file replaces its target atomically: an error leaves no new file behind.
+    picture = render_projection(xy, emb.continents, explained, "value-model person vectors "
+                                f"({model.dim}-d, {form} answers), PCA") if plot else None
+    write_embeddings(out, emb)
     png = None
-    if plot:
+    if picture is not None:
         png = out.with_suffix(".png")
-        plot_projection(png, xy, emb.continents, explained,
-                        f"value-model person vectors ({model.dim}-d, {form} answers), PCA")
+        atomic_write_bytes(png, picture)
     return EmbedResult(out, png, len(emb.person_ids), emb.vectors.shape[1], explained)
