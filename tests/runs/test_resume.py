@@ -19,26 +19,28 @@ import pytest
 
 from _bench_data import BenchData
 from indievalue.errors import IndieValueError
-from indievalue.runs.evaluate import EvalRequest, evaluate
+from indievalue.runs.config import EvalConfig
+from indievalue.runs.evaluate import evaluate
 from indievalue.runs.records import RECORDS, recover
 
 N_KILL = 40  # persons; protocol B gives 40 x 117 = 4,680 one-probe episodes
 EXPECTED_KILL = N_KILL * 117
 KILL_AFTER = 1_000  # lines: a few batches of 256 episodes in
 N = 30
-REQ = EvalRequest(eval_size=N, seed=2)
+CONFIG = EvalConfig(predictor="resemble", predictor_options={"top_k": 3, "sweep": 4},
+                    eval_size=N, seed=2)
 
 
 @pytest.fixture(scope="module")
 def reference(bench: BenchData, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An uninterrupted protocol-A resemble run (39-line episodes)."""
     out = tmp_path_factory.mktemp("ref") / "run"
-    evaluate(bench.catalog, "resemble", out, REQ, options={"top_k": 3, "sweep": 4})
+    evaluate(bench.catalog, CONFIG, out)
     return out
 
 
 def rerun(bench: BenchData, out: Path) -> None:
-    evaluate(bench.catalog, "resemble", out, REQ, options={"top_k": 3, "sweep": 4})
+    evaluate(bench.catalog, CONFIG, out)
 
 
 def keys(path: Path) -> list[tuple[int, int, str]]:
@@ -123,9 +125,9 @@ def test_kill_and_resume_gives_identical_records(bench: BenchData, tmp_path: Pat
             "--form", "refined", "--protocol", "B", "--demos", "50",
             "--eval-size", str(N_KILL), "--seed", "3"]
     ref = tmp_path / "uninterrupted"
-    evaluate(bench.catalog, "random", ref, EvalRequest(
-        protocol="B", demos=50, demo_form="refined", probe_form="refined", seed=3,
-        eval_size=N_KILL))
+    evaluate(bench.catalog, EvalConfig(
+        predictor="random", protocol="B", demos=50, demo_form="refined", probe_form="refined",
+        seed=3, eval_size=N_KILL), ref)
     full = (ref / RECORDS).read_bytes()
     assert full.count(b"\n") == EXPECTED_KILL
 

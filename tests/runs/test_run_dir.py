@@ -16,27 +16,34 @@ from indievalue.benchmark.setups import probe_setups
 from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError
 from indievalue.predictors.baselines import expected_accuracy
-from indievalue.runs.evaluate import EvalRequest, evaluate
-from indievalue.runs.records import load_records
+from indievalue.runs.config import EvalConfig
+from indievalue.runs.evaluate import evaluate
+from indievalue.runs.files import read_run
 from indievalue.runs.spec import RunSpec, eval_ids_digest
 from indievalue.runs.summary import score_run
 
 N = 40
-REQ = EvalRequest(eval_size=N, seed=0)
+
+
+def cfg(predictor: str = "random", options: dict[str, Any] | None = None,
+        **settings: Any) -> EvalConfig:
+    """A run of ``predictor`` on the first N eval persons, seed 0 unless ``settings`` say."""
+    return EvalConfig(predictor=predictor, predictor_options=options or {},
+                      **{"eval_size": N, "seed": 0, **settings})
 
 
 @pytest.fixture(scope="module")
 def random_run(bench: BenchData, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "random"
-    evaluate(bench.catalog, "random", out, REQ)
+    evaluate(bench.catalog, cfg(), out)
     return out
 
 
 @pytest.fixture(scope="module")
 def resemble_run(bench: BenchData, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "resemble"
-    evaluate(bench.catalog, "resemble", out, EvalRequest(eval_size=N, seed=0,
-             demo_form="refined", probe_form="refined"), options={"top_k": 5, "sweep": 8})
+    evaluate(bench.catalog, cfg("resemble", {"top_k": 5, "sweep": 8}, demo_form="refined",
+                                probe_form="refined"), out)
     return out
 
 
@@ -104,7 +111,7 @@ def test_expected_per_setup_only_for_random(resemble_run: Path) -> None:
 
 
 def test_sweep_in_records_matches_top_k(resemble_run: Path) -> None:
-    recs = load_records(resemble_run)
+    recs = read_run(resemble_run).records
     sweep = np.stack(recs["sweep"].to_numpy())
     assert sweep.shape == (len(recs), 8)
     np.testing.assert_array_equal(sweep[:, 4], recs["prediction"].to_numpy())
@@ -131,7 +138,7 @@ def test_rerun_resumes_without_duplicates(random_run: Path, bench: BenchData,
     shutil.copytree(random_run, copy)
     before = (copy / "records.jsonl").read_bytes()
     spec_before = (copy / "spec.json").read_bytes()
-    summary = evaluate(bench.catalog, "random", copy, REQ)
+    summary = evaluate(bench.catalog, cfg(), copy)
     assert (copy / "records.jsonl").read_bytes() == before
     assert (copy / "spec.json").read_bytes() == spec_before
     assert summary["n_records"] == N * 117
@@ -139,29 +146,29 @@ def test_rerun_resumes_without_duplicates(random_run: Path, bench: BenchData,
 
 def test_same_spec_gives_identical_records(random_run: Path, bench: BenchData,
                                            tmp_path: Path) -> None:
-    evaluate(bench.catalog, "random", tmp_path / "twin", REQ)
+    evaluate(bench.catalog, cfg(), tmp_path / "twin")
     assert (tmp_path / "twin" / "records.jsonl").read_bytes() == \
         (random_run / "records.jsonl").read_bytes()
 
 
 @pytest.mark.parametrize(
-    ("predictor", "request_", "options", "field"),
+    ("config", "field"),
     [
-        ("random", EvalRequest(eval_size=N, seed=0, demos=100), None, "demos"),
-        ("random", EvalRequest(eval_size=N, seed=0, probe_form="refined"), None, "probe_form"),
-        ("random", EvalRequest(eval_size=N, seed=1), None, "seed"),
-        ("majority", REQ, None, "predictor"),
-        ("random", EvalRequest(eval_size=N - 2, seed=0), None, "n_persons"),
+        (cfg(demos=100), "demos"),
+        (cfg(probe_form="refined"), "probe_form"),
+        (cfg(seed=1), "seed"),
+        (cfg("majority"), "predictor"),
+        (cfg(eval_size=N - 2), "n_persons"),
     ],
 )
 def test_different_spec_into_same_dir_is_refused(
-        random_run: Path, bench: BenchData, tmp_path: Path, predictor: str,
-        request_: EvalRequest, options: dict[str, Any] | None, field: str) -> None:
+        random_run: Path, bench: BenchData, tmp_path: Path, config: EvalConfig,
+        field: str) -> None:
     copy = tmp_path / "run"
     shutil.copytree(random_run, copy)
     before = (copy / "records.jsonl").read_bytes()
     with pytest.raises(IndieValueError, match=rf"differs in: .*\b{field}\b"):
-        evaluate(bench.catalog, predictor, copy, request_, options=options)
+        evaluate(bench.catalog, config, copy)
     assert (copy / "records.jsonl").read_bytes() == before
 
 
@@ -170,16 +177,15 @@ def test_different_options_are_refused(resemble_run: Path, bench: BenchData,
     copy = tmp_path / "run"
     shutil.copytree(resemble_run, copy)
     with pytest.raises(IndieValueError, match="predictor_options"):
-        evaluate(bench.catalog, "resemble", copy, EvalRequest(
-            eval_size=N, seed=0, demo_form="refined", probe_form="refined"),
-            options={"top_k": 6, "sweep": 8})
+        evaluate(bench.catalog, cfg("resemble", {"top_k": 6, "sweep": 8},
+                                    demo_form="refined", probe_form="refined"), copy)
 
 
 def test_non_run_directory_is_refused(bench: BenchData, tmp_path: Path) -> None:
     (tmp_path / "busy").mkdir()
     (tmp_path / "busy" / "notes.txt").write_text("mine")
     with pytest.raises(IndieValueError, match="not a run directory"):
-        evaluate(bench.catalog, "random", tmp_path / "busy", REQ)
+        evaluate(bench.catalog, cfg(), tmp_path / "busy")
 
 
 @pytest.mark.parametrize("premade", [False, True])
@@ -189,10 +195,10 @@ def test_a_predictor_that_cannot_fit_leaves_no_run_behind(bench: BenchData, tmp_
     if premade:
         out.mkdir()  # an empty directory of the caller's stays, empty
     with pytest.raises(IndieValueError, match="pool must be"):
-        evaluate(bench.catalog, "resemble", out, REQ, options={"pool": 10**9, "sweep": 0})
+        evaluate(bench.catalog, cfg("resemble", {"pool": 10**9, "sweep": 0}), out)
     assert (out.is_dir() and not any(out.iterdir())) if premade else not out.exists()
     # The same directory then takes a corrected run.
-    assert evaluate(bench.catalog, "resemble", out, REQ, options={"sweep": 0})["overall"] > 0
+    assert evaluate(bench.catalog, cfg("resemble", {"sweep": 0}), out)["overall"] > 0
 
 
 def test_eval_ids_file_is_used(bench: BenchData, tmp_path: Path) -> None:
@@ -200,8 +206,8 @@ def test_eval_ids_file_is_used(bench: BenchData, tmp_path: Path) -> None:
     ids = select_eval_set(cat, 30, seed=9).person_ids[:6]
     (tmp_path / "ids.txt").write_text("\n".join(str(i) for i in ids) + "\n")
     out = tmp_path / "run"
-    s = evaluate(bench.catalog, "majority", out, EvalRequest(
-        eval_ids_file=tmp_path / "ids.txt", protocol="B", demos=10))
+    s = evaluate(bench.catalog, EvalConfig(predictor="majority", eval_ids_file=tmp_path / "ids.txt",
+                                           protocol="B", demos=10), out)
     assert s["n_persons"] == 6 and s["n_records"] == 6 * 117
     assert (out / "eval_ids.txt").read_text().split() == [str(i) for i in ids]
     recs = lines(out)
@@ -210,8 +216,7 @@ def test_eval_ids_file_is_used(bench: BenchData, tmp_path: Path) -> None:
 
 
 def test_protocol_b_random_matches_expectation(bench: BenchData, tmp_path: Path) -> None:
-    s = evaluate(bench.catalog, "random", tmp_path / "b", EvalRequest(
-        eval_size=N, seed=0, protocol="B", demos=0))
+    s = evaluate(bench.catalog, cfg(protocol="B", demos=0), tmp_path / "b")
     for got, exp in zip(s["per_setup"], s["expected_per_setup"], strict=True):
         assert got == pytest.approx(exp, abs=5.0)
     cat = Catalog.load(bench.catalog)
