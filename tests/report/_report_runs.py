@@ -1,5 +1,5 @@
-"""Hand-made run directories for the report tests: spec.json, groups.json and records.jsonl
-written directly (no catalog, no predictor), summaries computed by ``score_run``.
+"""Hand-made run directories for the report tests: spec.json, eval_ids.txt, groups.json and
+records.jsonl written directly (no catalog, no predictor), summaries computed by ``score_run``.
 
 A plain helper module (not a conftest.py: test folders here have no __init__.py, and a second
 module named ``conftest`` would shadow the top-level one that other tests import from).
@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from indievalue.fsutil import read_json, write_json
+from indievalue.runs.spec import eval_ids_digest
 from indievalue.runs.summary import score_run
 
 CATEGORIES = ["Social Values", "Happiness", "Trust", "Economy", "Corruption", "Migration",
@@ -54,7 +55,7 @@ def write_run(
     n_opt = 2 if form == "polar" else 4
     spec = {
         "catalog": "/nowhere/catalog", "catalog_hash": "abc-def", "synthetic": synthetic,
-        "eval_ids_sha256": f"ids-{n_persons}", "n_persons": n_persons,
+        "eval_ids_sha256": eval_ids_digest(ids), "n_persons": n_persons,
         "setups": [[f"Q{s}{j}" for j in range(PROBES_PER_SETUP)] for s in range(SETUPS)],
         "protocol": "A", "demos": demos, "demo_form": demo_form or form, "probe_form": form,
         "demographics": "off", "demo_category": None, "train_continent": None,
@@ -67,6 +68,7 @@ def write_run(
         "label": label, "category_order": CATEGORIES,
         "expected_records": n_persons * SETUPS * PROBES_PER_SETUP,
     })
+    (run_dir / "eval_ids.txt").write_text("".join(f"{p}\n" for p in ids), encoding="utf-8")
     write_json(run_dir / "groups.json", {
         str(p): {dim: names[i % len(names)] for dim, names in GROUPS.items()}
         for i, p in enumerate(ids)})

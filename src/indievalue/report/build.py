@@ -11,7 +11,7 @@ The report reads only run directories (spec.json, summary.json, records.jsonl). 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -48,6 +48,8 @@ class ReportFiles:
     figures: list[Path]
     tables: list[Path]
     synthetic: bool
+    #: One line per incomplete run: ``PARTIAL: n of N expected records (NAME)``.
+    partial: list[str] = field(default_factory=list)
 
 
 def _focus(runs: Sequence[Run], focus: str | Path | None) -> Run:
@@ -84,7 +86,8 @@ def build_document(runs: Sequence[Run], focus: Run,
 
     # Figure 2: per-category heatmap
     cats, values, names = tb.matrix_table(
-        runs, "per_category", "overall", "Overall", "category", "tables/categories.csv",
+        runs, lambda s: s.per_category, lambda s: s.overall, "Overall", "category",
+        "tables/categories.csv",
         "Accuracy (%) per question category (mean over persons and setups of the share "
         "correct among the category's 3 probes).")
     csvs["categories"] = cats
@@ -98,24 +101,25 @@ def build_document(runs: Sequence[Run], focus: Run,
 
     # Table 15 and Figure 9: fairness
     sig, values, names = tb.matrix_table(
-        runs, "sigma_by_dimension", "sigma_inequity", "σ_INEQUITY (mean)", "dimension",
-        "tables/sigma.csv", "σ per dimension: sample standard deviation (ddof=1) of the "
-        "dimension's group accuracies; σ_INEQUITY is their mean. Lower is more equitable.")
+        runs, lambda s: s.sigma_by_dimension, lambda s: s.sigma_inequity, "σ_INEQUITY (mean)",
+        "dimension", "tables/sigma.csv", "σ per dimension: sample standard deviation "
+        "(ddof=1) of the dimension's group accuracies; σ_INEQUITY is their mean. Lower is "
+        "more equitable.")
     csvs["sigma"] = sig
     fairness: list[Block] = [sig.table]
-    if any(r.summary.get("sigma_by_dimension") for r in runs):
+    if any(r.summary.sigma_by_dimension for r in runs):
         fig = heatmap(values, names, [r.name for r in runs],
                       title="σ of group accuracies by demographic dimension",
                       colorbar_label="σ (percentage points)", fmt="{:.2f}",
                       separate_last_row=True)
         fairness.insert(0, Image("sigma", png_bytes(fig), "Value Inequity Index by dimension "
                                  "(grey: fewer than two groups among the eval persons)."))
-    groups = focus.summary.get("groups") or {}
+    groups = focus.summary.groups
     if any(groups.values()):
-        stats = {d: [GroupStat(g, float(s["accuracy"]), int(s["n"])) for g, s in gs.items()]
+        stats = {d: [GroupStat(g, s.accuracy, s.n) for g, s in gs.items()]
                  for d, gs in groups.items()}
-        fig = group_accuracy(stats, focus.summary.get("sigma_by_dimension") or {},
-                             float(focus.summary["overall"]), title=f"{focus.name}")
+        fig = group_accuracy(stats, focus.summary.sigma_by_dimension, focus.summary.overall,
+                             title=f"{focus.name}")
         fairness += [
             Image("groups", png_bytes(fig), f"Group accuracy per dimension for {focus.name}; "
                   "bars start at the run's overall accuracy (choose the run with --focus)."),
@@ -134,10 +138,9 @@ def build_document(runs: Sequence[Run], focus: Run,
     prob = tb.probability_table(runs)
     if prob is not None:
         csvs["probability"] = prob
-        series = [(r.name, [ReliabilityPoint(float(p["confidence"]), float(p["accuracy"]),
-                                             int(p["n"]))
-                            for p in r.summary["probability"].get("reliability", [])])
-                  for r in runs if r.summary.get("probability")]
+        series = [(r.name, [ReliabilityPoint(b.confidence, b.accuracy, b.n)
+                            for b in r.summary.probability.reliability])
+                  for r in runs if r.summary.probability is not None]
         fig = reliability(series, title="Reliability of predicted probabilities")
         sections.append(Section("calibration", "Calibration", [
             prob.table, Image("reliability", png_bytes(fig),
@@ -147,8 +150,8 @@ def build_document(runs: Sequence[Run], focus: Run,
     sweep = tb.sweep_table(runs)
     if sweep is not None:
         csvs["sweep"] = sweep
-        series2 = [(r.name, {int(k): float(v) for k, v in r.summary["sweep"].items()})
-                   for r in runs if r.summary.get("sweep")]
+        series2 = [(r.name, {int(k): v for k, v in r.summary.sweep.items()})
+                   for r in runs if r.summary.sweep]
         fig = lines(series2, title="Resemble: accuracy by cluster size", xlabel="cluster size N",
                     ylabel="accuracy (%)")
         sections.append(Section("sweep", "Cluster-size sweep (Table 20)", [
@@ -163,7 +166,14 @@ def build_document(runs: Sequence[Run], focus: Run,
         *(Details(r.name, [tb.provenance_table(r)]) for r in runs),
     ]))
     banner = SYNTHETIC_NOTE if synthetic else None
-    return Document(title, banner, intro, sections), csvs
+    return Document(title, banner, intro, sections, warnings=partial_notes(runs)), csvs
+
+
+def partial_notes(runs: Sequence[Run]) -> list[str]:
+    """A warning for each incomplete run, starting ``PARTIAL: n of N expected records``."""
+    return [f"{r.partial} in run {r.name}: its numbers cover only the records written so far "
+            "(rerun `indievalue evaluate` with the same options to finish it)."
+            for r in runs if r.partial]
 
 
 def build_report(run_dirs: Sequence[str | Path], out: str | Path,
@@ -200,7 +210,8 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path,
     md, page = out / "report.md", out / "report.html"
     atomic_write_text(md, to_markdown(doc))
     atomic_write_text(page, to_html(doc))
-    return ReportFiles(md, page, figures, written, doc.banner is not None)
+    return ReportFiles(md, page, figures, written, doc.banner is not None,
+                       [f"{r.partial} ({r.name})" for r in runs if r.partial])
 
 
 __all__ = ["ReportFiles", "build_document", "build_report", "load_run", "load_runs"]

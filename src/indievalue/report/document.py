@@ -57,9 +57,10 @@ class Section:
 @dataclass
 class Document:
     title: str
-    banner: str | None
+    banner: str | None  # the SYNTHETIC note, shown first
     intro: list[Block]
     sections: list[Section]
+    warnings: list[str] = field(default_factory=list)  # shown under the banner, as loudly
 
     def images(self) -> list[Image]:
         found: list[Image] = []
@@ -119,6 +120,8 @@ def to_markdown(doc: Document, figure_dir: str = "figures") -> str:
     lines = [f"# {doc.title}", ""]
     if doc.banner:
         lines += [f"> **SYNTHETIC** — {doc.banner}", ""]
+    for warning in doc.warnings:
+        lines += [f"> **{_md_text(warning)}**", ""]
     lines += _md_blocks(doc.intro, figure_dir, 2)
     if doc.sections:
         lines += ["Contents: " + " · ".join(f"[{s.title}](#{s.anchor})" for s in doc.sections),
@@ -137,7 +140,7 @@ color:#222;max-width:72rem;margin:2rem auto;padding:0 1.5rem;line-height:1.45}
 h1{font-size:1.6rem;margin-bottom:.3rem}h2{font-size:1.25rem;margin-top:2.2rem;
 border-bottom:1px solid #ddd;padding-bottom:.2rem}
 .banner{background:#fff4d6;border:2px solid #E69F00;padding:.6rem 1rem;font-weight:600;
-border-radius:4px}
+border-radius:4px;margin:.5rem 0}.warning{background:#fde8e4;border-color:#D55E00}
 nav{font-size:.92rem;margin:1rem 0}nav a{margin-right:.9rem;color:#0072B2}
 .table-wrap{overflow-x:auto;margin:.6rem 0 1rem}
 table{border-collapse:collapse;font-size:.85rem}
@@ -202,6 +205,7 @@ def to_html(doc: Document) -> str:
     if doc.banner:
         parts.append(f'<p class="banner" id="synthetic-banner">SYNTHETIC — '
                      f"{html.escape(doc.banner)}</p>")
+    parts += [f'<p class="banner warning">{_inline(w)}</p>' for w in doc.warnings]
     parts += _html_blocks(doc.intro)
     if doc.sections:
         parts.append("<nav>" + "".join(f'<a href="#{s.anchor}">{html.escape(s.title)}</a>'

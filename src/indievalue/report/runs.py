@@ -1,14 +1,15 @@
 """Run directories as the report sees them: spec, provenance, summary, per-person accuracy.
 
-The report reads nothing else: not the catalog, not the predictor. A summary older than the
-records (an interrupted or resumed run) is recomputed from the records with ``score_run``.
+The report reads nothing else: not the catalog, not the predictor. Each directory is read with
+:func:`indievalue.runs.files.read_run` (checked against its format); a summary older than the
+records (an interrupted or resumed run) is recomputed from the records.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -16,12 +17,11 @@ from typing import Any
 import pandas as pd
 
 from indievalue.errors import IndieValueError
-from indievalue.fsutil import read_json
 from indievalue.metrics.accuracy import person_accuracy
-from indievalue.runs.records import RECORDS, load_records
-from indievalue.runs.summary import SPEC_FILE, score_run
+from indievalue.runs import files
+from indievalue.runs.files import Provenance, Summary, read_run
+from indievalue.runs.spec import RunSpec
 
-SUMMARY_FILE = "summary.json"
 # Spec fields that make two runs with one label different experiments (shown as a variant).
 VARIANT_FIELDS = ("predictor", "predictor_options", "protocol", "demos", "demographics",
                   "demo_category", "train_continent", "seed", "n_persons", "eval_ids_sha256",
@@ -30,62 +30,61 @@ VARIANT_FIELDS = ("predictor", "predictor_options", "protocol", "demos", "demogr
 
 @dataclass
 class Run:
-    """One run directory, loaded."""
+    """One run directory, loaded, with the names the report shows it under."""
 
-    path: Path
-    spec: dict[str, Any]
-    provenance: dict[str, Any]
-    label: str
-    summary: dict[str, Any]
+    source: files.Run
+    summary: Summary
     row: str = ""  # Table-3 row: label plus what sets it apart from same-label runs
     name: str = ""  # unique display name: row plus form
-    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return self.source.path
+
+    @property
+    def spec(self) -> RunSpec:
+        return self.source.spec
+
+    @property
+    def provenance(self) -> Provenance:
+        return self.source.spec_file.provenance
+
+    @property
+    def label(self) -> str:
+        return self.source.label
 
     @property
     def probe_form(self) -> str:
-        return str(self.spec["probe_form"])
+        return str(self.spec.probe_form)
 
     @property
     def form_text(self) -> str:
-        demo, probe = self.spec["demo_form"], self.spec["probe_form"]
+        demo, probe = self.spec.demo_form, self.spec.probe_form
         return probe if demo == probe else f"{demo} demos → {probe} probes"
 
     @property
     def synthetic(self) -> bool:
-        return bool(self.summary.get("synthetic") or self.spec.get("synthetic"))
+        return self.summary.synthetic or self.spec.synthetic
+
+    @property
+    def partial(self) -> str | None:
+        """``PARTIAL: n of N expected records`` for an incomplete run, else None."""
+        return self.source.partial
 
     @cached_property
     def person_accuracy(self) -> pd.Series:
         """acc(i) of every person (0..1), indexed by person id."""
-        return person_accuracy(load_records(self.path))
+        return person_accuracy(self.source.records)
 
 
 def load_run(path: str | Path) -> Run:
-    """Read a run directory; a user mistake (not a run directory) raises IndieValueError."""
-    p = Path(path)
-    if not p.is_dir():
-        raise IndieValueError(f"{p}: not a directory (expected a run directory)")
-    if not (p / SPEC_FILE).is_file():
-        raise IndieValueError(f"{p}: not a run directory (no {SPEC_FILE})")
-    meta = read_json(p / SPEC_FILE)
-    if not isinstance(meta, dict) or not isinstance(meta.get("spec"), dict):
-        raise IndieValueError(f"{p / SPEC_FILE}: not an indievalue run spec")
-    records = p / RECORDS
+    """Read a run directory; a user mistake (not a run directory, files of another format or
+    run) raises IndieValueError."""
+    run = read_run(path)
+    records = run.records_path
     if not records.is_file() or records.stat().st_size == 0:
-        raise IndieValueError(f"{p}: no records yet (run `indievalue evaluate` first)")
-    summary_path = p / SUMMARY_FILE
-    if summary_path.is_file() and summary_path.stat().st_mtime >= records.stat().st_mtime:
-        summary = read_json(summary_path)
-    else:
-        try:
-            summary = score_run(p)
-        except OSError as exc:
-            raise IndieValueError(f"{p}: summary is missing or stale and cannot be "
-                                  f"rewritten ({exc})") from None
-    spec = meta["spec"]
-    return Run(path=p, spec=spec, provenance=meta.get("provenance", {}),
-               label=str(meta.get("label") or summary.get("label") or spec.get("predictor")),
-               summary=summary)
+        raise IndieValueError(f"{run.path}: no records yet (run `indievalue evaluate` first)")
+    return Run(run, run.summary)
 
 
 def load_runs(paths: Sequence[str | Path]) -> list[Run]:
@@ -135,11 +134,11 @@ def name_runs(runs: Sequence[Run]) -> None:
         by_label[r.label].append(r)
     for label, group in by_label.items():
         differing = [f for f in VARIANT_FIELDS
-                     if len({repr(r.spec.get(f)) for r in group}) > 1]
+                     if len({repr(getattr(r.spec, f)) for r in group}) > 1]
         for r in group:
-            parts = [_variant_text(f, r.spec.get(f)) for f in differing]
-            if r.spec["demo_form"] != r.spec["probe_form"]:
-                parts.append(f"{r.spec['demo_form']} demos")
+            parts = [_variant_text(f, getattr(r.spec, f)) for f in differing]
+            if r.spec.demo_form != r.spec.probe_form:
+                parts.append(f"{r.spec.demo_form} demos")
             r.row = f"{label} ({'; '.join(parts)})" if parts else label
     slots: dict[tuple[str, str], list[Run]] = defaultdict(list)
     for r in runs:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ from indievalue.report.document import Table
 from indievalue.report.groups import short_labels
 from indievalue.report.plots import Interval
 from indievalue.report.runs import Run
+from indievalue.runs.files import CacheCounts, Summary
 
 DASH = "–"
 
@@ -47,19 +48,19 @@ class ComparisonRow:
 
 def _interval(run: Run) -> Interval:
     s = run.summary
-    lo, hi = s.get("overall_ci95") or (s["overall"], s["overall"])
-    return Interval(float(s["overall"]), float(lo), float(hi))
+    lo, hi = s.overall_ci95
+    return Interval(s.overall, lo, hi)
 
 
 def _mean_of_forms(polar: Run, refined: Run) -> Interval:
     """(polar + refined) / 2, with a paired bootstrap interval when both scored the same
     persons; without one (NaN bounds) otherwise."""
-    mean = (float(polar.summary["overall"]) + float(refined.summary["overall"])) / 2
-    if polar.spec.get("eval_ids_sha256") != refined.spec.get("eval_ids_sha256"):
+    mean = (polar.summary.overall + refined.summary.overall) / 2
+    if polar.spec.eval_ids_sha256 != refined.spec.eval_ids_sha256:
         return Interval(mean, math.nan, math.nan)
     a, b = polar.person_accuracy, refined.person_accuracy
     paired = ((a + b.reindex(a.index)) / 2).dropna().to_numpy()
-    lo, hi = bootstrap_ci(paired, seed=int(polar.spec.get("seed", 0)))
+    lo, hi = bootstrap_ci(paired, seed=polar.spec.seed)
     return Interval(mean, lo, hi)
 
 
@@ -81,8 +82,8 @@ def comparison_rows(runs: Sequence[Run]) -> list[ComparisonRow]:
             name=name,
             by_form={f: _interval(r) for f, r in forms.items()},
             both=both,
-            sigma={f: r.summary.get("sigma_inequity") for f, r in forms.items()},
-            persons=max(int(r.summary.get("n_persons", 0)) for r in forms.values()),
+            sigma={f: r.summary.sigma_inequity for f, r in forms.items()},
+            persons=max(r.summary.n_persons for r in forms.values()),
         ))
     return rows
 
@@ -124,41 +125,42 @@ def runs_table(runs: Sequence[Run]) -> Built:
     body, records = [], []
     for r in runs:
         s, sp = r.summary, r.spec
-        setups = " / ".join(num(v) for v in s.get("per_setup", []))
-        complete = "yes" if s.get("complete", True) else "no (partial records)"
-        body.append([r.name, f"`{r.path}`", str(sp["protocol"]), str(sp["demos"]), r.form_text,
-                     str(sp["demographics"]), str(s.get("n_persons", "")),
-                     with_ci(s["overall"], s.get("overall_ci95")), setups, complete])
+        setups = " / ".join(num(v) for v in s.per_setup)
+        body.append([r.name, f"`{r.path}`", sp.protocol, str(sp.demos), r.form_text,
+                     sp.demographics, str(s.n_persons), with_ci(s.overall, s.overall_ci95),
+                     setups, r.partial or "yes"])
         records.append({"run": r.name, "directory": str(r.path), "label": r.label,
-                        "predictor": sp["predictor"], "protocol": sp["protocol"],
-                        "demos": sp["demos"], "demo_form": sp["demo_form"],
-                        "probe_form": sp["probe_form"], "demographics": sp["demographics"],
-                        "persons": s.get("n_persons"), "overall": s["overall"],
-                        **{f"setup_{k}": v for k, v in enumerate(s.get("per_setup", []))},
-                        "complete": bool(s.get("complete", True)),
+                        "predictor": sp.predictor, "protocol": sp.protocol,
+                        "demos": sp.demos, "demo_form": sp.demo_form,
+                        "probe_form": sp.probe_form, "demographics": sp.demographics,
+                        "persons": s.n_persons, "overall": s.overall,
+                        **{f"setup_{k}": v for k, v in enumerate(s.per_setup)},
+                        "complete": r.partial is None, "records": s.n_records,
+                        "expected_records": r.source.expected_records,
                         "synthetic": r.synthetic})
     return Built(Table(header, body, numeric=[False] * 3 + [True] + [False] * 2 + [True] * 3
                        + [False], csv="tables/runs.csv"),
                  pd.DataFrame.from_records(records))
 
 
-def matrix_table(runs: Sequence[Run], key: str, total_key: str, total_label: str,
+def matrix_table(runs: Sequence[Run], cells: Callable[[Summary], Mapping[str, float | None]],
+                 total: Callable[[Summary], float | None], total_label: str,
                  first: str, csv: str, caption: str) -> tuple[Built, np.ndarray, list[str]]:
-    """Rows = the keys of ``summary[key]`` (first run's order first), columns = runs, plus a
-    last row ``summary[total_key]``. Missing values are NaN."""
+    """Rows = the keys of ``cells(summary)`` (first run's order first), columns = runs, plus
+    a last row ``total(summary)``. Missing values are NaN."""
     names: list[str] = []
     for r in runs:
-        for k in r.summary.get(key) or {}:
+        for k in cells(r.summary):
             if k not in names:
                 names.append(k)
     values = np.full((len(names) + 1, len(runs)), np.nan)
     for j, r in enumerate(runs):
-        got = r.summary.get(key) or {}
+        got = cells(r.summary)
         for i, k in enumerate(names):
             v = got.get(k)
             values[i, j] = np.nan if v is None else float(v)
-        total = r.summary.get(total_key)
-        values[-1, j] = np.nan if total is None else float(total)
+        t = total(r.summary)
+        values[-1, j] = np.nan if t is None else float(t)
     row_names = [*names, total_label]
     body = [[n, *(num(float(v)) for v in values[i])] for i, n in enumerate(row_names)]
     frame = pd.DataFrame(values, index=pd.Index(row_names, name=first),
@@ -172,61 +174,57 @@ def groups_frame(runs: Sequence[Run]) -> pd.DataFrame:
     """Every run's accuracy per demographic group (long format, for the CSV)."""
     rows = []
     for r in runs:
-        for dim, groups in (r.summary.get("groups") or {}).items():
+        for dim, groups in r.summary.groups.items():
             for g, stat in groups.items():
                 rows.append({"run": r.name, "dimension": dim, "group": g,
-                             "accuracy": stat.get("accuracy"), "n": stat.get("n")})
+                             "accuracy": stat.accuracy, "n": stat.n})
     return pd.DataFrame(rows, columns=["run", "dimension", "group", "accuracy", "n"])
 
 
 def extremes_table(run: Run) -> Table:
     """Per dimension of one run: σ, the best- and worst-served groups and the gap."""
     body = []
-    sigmas = run.summary.get("sigma_by_dimension") or {}
-    for dim, groups in (run.summary.get("groups") or {}).items():
+    sigmas = run.summary.sigma_by_dimension
+    for dim, groups in run.summary.groups.items():
         if not groups:
             continue
         short = dict(zip(groups, short_labels(list(groups), width=48), strict=True))
-        ranked = sorted(groups.items(), key=lambda kv: -float(kv[1]["accuracy"]))
+        ranked = sorted(groups.items(), key=lambda kv: -kv[1].accuracy)
         (top, ts), (low, ls) = ranked[0], ranked[-1]
         top, low = short[top], short[low]
         body.append([dim, num(sigmas.get(dim)), str(len(groups)),
-                     f"{top} ({num(ts['accuracy'])}, n={ts['n']})",
-                     f"{low} ({num(ls['accuracy'])}, n={ls['n']})",
-                     num(float(ts["accuracy"]) - float(ls["accuracy"]))])
+                     f"{top} ({num(ts.accuracy)}, n={ts.n})",
+                     f"{low} ({num(ls.accuracy)}, n={ls.n})",
+                     num(ts.accuracy - ls.accuracy)])
     return Table(["dimension", "σ", "groups", "highest accuracy", "lowest accuracy", "gap"],
                  body, numeric=[False, True, True, False, False, True],
                  caption=f"{run.name}: best- and worst-served group per dimension.",
                  csv="tables/groups.csv")
 
 
-def _cache_text(cache: Any) -> str:
+def _cache_text(cache: CacheCounts | None) -> str:
     if cache is None:
         return DASH
-    if isinstance(cache, dict):
-        text = ", ".join(f"{k} {v}" for k, v in cache.items())
-        hits, misses = cache.get("hits"), cache.get("misses")
-        if isinstance(hits, int | float) and isinstance(misses, int | float) and hits + misses:
-            text += f" (hit rate {100 * hits / (hits + misses):.1f}%)"
-        return text
-    return str(cache)
+    text = f"hits {cache.hits}, misses {cache.misses}"
+    if cache.hits + cache.misses:
+        text += f" (hit rate {100 * cache.hits / (cache.hits + cache.misses):.1f}%)"
+    return text
 
 
 def lm_table(runs: Sequence[Run]) -> Built | None:
     """Parse failures, errors and response-cache statistics of the runs that have any."""
-    shown = [r for r in runs if r.summary.get("parse_failures") or r.summary.get("errors")
-             or r.summary.get("cache") is not None]
+    shown = [r for r in runs if r.summary.parse_failures or r.summary.errors
+             or r.summary.cache is not None]
     if not shown:
         return None
     body, records = [], []
     for r in shown:
         s = r.summary
-        n = int(s.get("n_records") or 0)
-        pf, er = int(s.get("parse_failures") or 0), int(s.get("errors") or 0)
+        n, pf, er = s.n_records, s.parse_failures, s.errors
         body.append([r.name, str(pf), str(er), str(n),
-                     num(100 * (pf + er) / n if n else None), _cache_text(s.get("cache"))])
+                     num(100 * (pf + er) / n if n else None), _cache_text(s.cache)])
         records.append({"run": r.name, "parse_failures": pf, "errors": er, "records": n,
-                        "cache": json.dumps(s.get("cache"))})
+                        "cache": json.dumps(None if s.cache is None else s.cache.model_dump())})
     return Built(Table(["run", "parse failures", "errors", "records", "unusable (%)", "cache"],
                        body, numeric=[False, True, True, True, True, False],
                        caption="Unusable answers are scored wrong.", csv="tables/lm.csv"),
@@ -234,16 +232,16 @@ def lm_table(runs: Sequence[Run]) -> Built | None:
 
 
 def probability_table(runs: Sequence[Run]) -> Built | None:
-    shown = [r for r in runs if r.summary.get("probability")]
-    if not shown:
+    shown = [(r, r.summary.probability) for r in runs]
+    if not any(p for _, p in shown):
         return None
     body, records = [], []
-    for r in shown:
-        p = r.summary["probability"]
-        body.append([r.name, num(p.get("log_loss"), 4), num(p.get("brier"), 4),
-                     num(p.get("ece"), 4)])
-        records.append({"run": r.name, "log_loss": p.get("log_loss"), "brier": p.get("brier"),
-                        "ece": p.get("ece")})
+    for r, p in shown:
+        if p is None:
+            continue
+        body.append([r.name, num(p.log_loss, 4), num(p.brier, 4), num(p.ece, 4)])
+        records.append({"run": r.name, "log_loss": p.log_loss, "brier": p.brier,
+                        "ece": p.ece})
     return Built(Table(["run", "log loss", "Brier", "ECE"], body,
                        numeric=[False, True, True, True], csv="tables/probability.csv",
                        caption="Lower is better for all three; ECE over 15 confidence bins."),
@@ -251,12 +249,14 @@ def probability_table(runs: Sequence[Run]) -> Built | None:
 
 
 def sweep_table(runs: Sequence[Run]) -> Built | None:
-    shown = [r for r in runs if r.summary.get("sweep")]
-    if not shown:
+    shown = [(r, r.summary.sweep) for r in runs]
+    if not any(s for _, s in shown):
         return None
     body, records = [], []
-    for r in shown:
-        sweep = {int(k): float(v) for k, v in r.summary["sweep"].items()}
+    for r, got in shown:
+        if not got:
+            continue
+        sweep = {int(k): v for k, v in got.items()}
         best = max(sweep, key=lambda k: (sweep[k], -k))
         body.append([r.name, str(best), num(sweep[best]), num(sweep.get(1))])
         records += [{"run": r.name, "cluster_size": k, "accuracy": v}
@@ -267,7 +267,8 @@ def sweep_table(runs: Sequence[Run]) -> Built | None:
 
 
 def provenance_table(run: Run) -> Table:
-    sp, pv = run.spec, run.provenance
+    sp = run.spec.model_dump(mode="json")
+    pv = run.provenance.model_dump(mode="json", exclude_unset=True)
     rows: list[list[str]] = [["directory", f"`{run.path}`"], ["label", run.label]]
     for k, v in sp.items():
         if k == "setups":
