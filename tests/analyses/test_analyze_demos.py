@@ -14,8 +14,11 @@ from _analysis_catalog import EVAL_SIZE, analysis_catalog
 from scipy import stats
 
 from indievalue.analyses.common import AnalysisResult, parse_int_list
-from indievalue.analyses.demos import demos_analysis, stars, ttest
+from indievalue.analyses.demos import demos_analysis, demos_only, stars, ttest
 from indievalue.errors import IndieValueError
+from indievalue.runs.config import EvalConfig
+from indievalue.runs.evaluate import evaluate
+from indievalue.runs.files import read_run
 
 OPTIONS = {"top_k": 5, "sweep": 0, "context": "demos"}
 
@@ -128,3 +131,29 @@ def test_bad_demo_lists(text: str) -> None:
 
 def test_demo_list() -> None:
     assert parse_int_list(" 0, 50,200 ", "--demos", 0, 200) == [0, 50, 200]
+
+
+def test_resemble_reads_only_the_demonstrations(tmp_path_factory: pytest.TempPathFactory,
+                                                tmp_path: Path) -> None:
+    """Resemble compares on every visible answer by default, which does not change with d;
+    the sweep makes it compare on the demonstrations, so d = 10 and d = 200 differ."""
+    cat = analysis_catalog(tmp_path_factory)
+    for d in (10, 200):  # the premise: with context=visible the number does not matter
+        evaluate(cat, EvalConfig(predictor="resemble", predictor_options={"sweep": 0},
+                                 demos=d, eval_size=EVAL_SIZE), tmp_path / f"visible-{d}")
+    assert read_run(tmp_path / "visible-10").summary.overall == \
+        read_run(tmp_path / "visible-200").summary.overall
+    out = tmp_path / "sweep"
+    result = demos_analysis(cat, "resemble", out, options={"sweep": 0}, demos=[10, 200],
+                            eval_size=EVAL_SIZE)
+    means = {r["setting"]: float(r["mean"]) for r in read_csv(out / "demos.csv")}
+    assert means["10 demos, demographics off"] != means["200 demos, demographics off"]
+    for run in result.runs:
+        assert read_run(run).spec.predictor_options["context"] == "demos"
+    assert "(`context=demos`)" in result.markdown.read_text(encoding="utf-8")
+    with pytest.raises(IndieValueError, match=r"context=visible .* would be flat; use "
+                       r"context=demos"):
+        demos_analysis(cat, "resemble", tmp_path / "visible", options={"context": "visible"},
+                       demos=[10], eval_size=EVAL_SIZE)
+    # a predictor without the option is run as given
+    assert demos_only("majority", {}) == {}

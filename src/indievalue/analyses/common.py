@@ -20,8 +20,9 @@ from indievalue.metrics.accuracy import person_accuracy
 from indievalue.predictors.base import make_predictor
 from indievalue.report.document import Block, Document, Image, to_markdown
 from indievalue.report.style import png_bytes
-from indievalue.runs.evaluate import EvalRequest, Progress, evaluate
-from indievalue.runs.records import load_records
+from indievalue.runs.config import EvalConfig
+from indievalue.runs.evaluate import Progress, evaluate
+from indievalue.runs.files import read_run
 
 #: Given a label, a context manager yielding a progress callback (the CLI's progress bar).
 ProgressFactory = Callable[[str], AbstractContextManager[Progress | None]]
@@ -68,12 +69,16 @@ class Runner:
         # Resolve and validate the predictor before any run starts.
         self.describe = make_predictor(self.predictor, self.options).describe()
 
-    def run(self, name: str, request: EvalRequest, label: str) -> Path:
+    def config(self, **settings: Any) -> EvalConfig:
+        """A run of the analysis's predictor (and options) with ``settings``."""
+        return EvalConfig(predictor=self.predictor, predictor_options=dict(self.options),
+                          **settings)
+
+    def run(self, name: str, config: EvalConfig, label: str) -> Path:
         run_dir = self.out / "runs" / name
         ctx = self.progress(label) if self.progress else nullcontext(None)
         with ctx as update:
-            evaluate(self.catalog, self.predictor, run_dir, request, options=self.options,
-                     label=label, progress=update)
+            evaluate(self.catalog, config, run_dir, label=label, progress=update)
         return run_dir
 
 
@@ -99,7 +104,7 @@ def start(catalog: Catalog | str | Path, predictor: str, options: Mapping[str, A
 
 def person_scores(run_dir: Path) -> pd.Series:
     """acc(i) x 100 of every person of a run, indexed by person id."""
-    return person_accuracy(load_records(run_dir)) * 100
+    return person_accuracy(read_run(run_dir).records) * 100
 
 
 def parse_int_list(text: str, what: str, lo: int, hi: int) -> list[int]:

@@ -30,7 +30,6 @@ from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError
 from indievalue.report.document import Block, Table, Text
 from indievalue.report.plots import heatmap
-from indievalue.runs.evaluate import EvalRequest
 
 ALL = "All"
 
@@ -72,9 +71,9 @@ def continents_analysis(
     sizes: dict[str, int] = {}
     dirs = []
     for i, source in enumerate(sources):
-        req = EvalRequest(protocol=protocol, demos=demos, demo_form=form, probe_form=form,
-                          train_continent=None if source == ALL else source, seed=seed,
-                          eval_ids_file=ids_path)
+        req = runner.config(protocol=protocol, demos=demos, demo_form=form, probe_form=form,
+                            train_continent=None if source == ALL else source, seed=seed,
+                            eval_ids_file=ids_path)
         run_dir = runner.run(f"train-{_slug(source)}", req,
                              f"{runner.describe} · trained on {source}")
         dirs.append(run_dir)

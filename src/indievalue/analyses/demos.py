@@ -5,6 +5,11 @@ Significance follows PROTOCOL §4.4: independent two-sample t-tests (equal varia
 per-person accuracies — off vs on at each demonstration count, and each count (off) vs
 demographics only. With zero demonstrations "on" shows exactly what "only" shows, so that
 point is the demographics-only run and is not run twice.
+
+A predictor with a ``context`` option (Resemble, the value model) compares persons on every
+non-probe answer an episode shows when it is ``visible`` (Resemble's default): that does not
+change with the number of demonstrations, so the sweep would be flat. Here such a predictor
+reads the sampled demonstrations only (``context=demos``); asking for ``visible`` is refused.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import pandas as pd
@@ -31,8 +36,10 @@ from indievalue.analyses.figures import DemoBox, demo_boxes
 from indievalue.benchmark.episodes import Protocol
 from indievalue.catalog.spec import Form
 from indievalue.catalog.store import Catalog
+from indievalue.errors import IndieValueError
+from indievalue.predictors.base import get_predictor
 from indievalue.report.document import Block, Table, Text
-from indievalue.runs.evaluate import EvalRequest
+from indievalue.runs.config import EvalConfig
 
 DEFAULT_DEMOS = (0, 50, 100, 150, 200)
 ONLY = "only"
@@ -71,6 +78,23 @@ def setting_name(demos: int | None, mode: str) -> str:
     return "demographics only" if mode == ONLY else f"{demos} demos, demographics {mode}"
 
 
+def demos_only(predictor: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``options`` with ``context=demos`` for a predictor that can read either every visible
+    answer or the demonstrations only (see the module docstring); a predictor without that
+    option is left alone."""
+    chosen = dict(options or {})
+    field = get_predictor(predictor).Options.model_fields.get("context")
+    if field is None or "demos" not in get_args(field.annotation):
+        return chosen
+    context = chosen.setdefault("context", "demos")
+    if context != "demos":
+        raise IndieValueError(
+            f"analyze demos: {predictor} with context={context} compares on every non-probe "
+            "answer an episode shows, whatever the number of demonstrations, so the curve "
+            "would be flat; use context=demos (the default here)")
+    return chosen
+
+
 def demos_analysis(
     catalog: Catalog | str | Path,
     predictor: str,
@@ -85,13 +109,13 @@ def demos_analysis(
     progress: ProgressFactory | None = None,
 ) -> AnalysisResult:
     """Run the sweep (resuming existing runs) and write demos.png / demos.md / CSVs."""
+    options = demos_only(predictor, options)
     st = start(catalog, predictor, options, out, eval_size, seed, progress)
     cat, out, runner, ids = st.catalog, st.out, st.runner, st.eval_ids
 
-    def request(d: int, mode: str) -> EvalRequest:
-        return EvalRequest(protocol=protocol, demos=d, demo_form=form, probe_form=form,
-                           demographics=mode,  # type: ignore[arg-type]
-                           seed=seed, eval_ids_file=ids)
+    def request(d: int, mode: str) -> EvalConfig:
+        return runner.config(protocol=protocol, demos=d, demo_form=form, probe_form=form,
+                             demographics=mode, seed=seed, eval_ids_file=ids)
 
     dirs: dict[tuple[int | None, str], Path] = {}
     dirs[(None, ONLY)] = runner.run("demographics-only", request(0, ONLY),
@@ -140,7 +164,10 @@ def demos_analysis(
               caption="Independent two-sample t-tests (equal variances) on per-person "
               "accuracies. * p<0.05, ** p<0.01, *** p<0.001, n.s. otherwise."),
         Text(f"Eval set: `{ids.name}` ({len(only)} persons, seed {seed}); runs under "
-             "`runs/`. With 0 demonstrations, demographics on = demographics only."),
+             "`runs/`. With 0 demonstrations, demographics on = demographics only."
+             + (" The predictor compares on the sampled demonstrations only "
+                "(`context=demos`), so what it sees grows with their number."
+                if "context" in options else "")),
     ]
     result = write_outputs(out, "demos", "Demonstration count and demographics", fig,
                            "Per-person accuracy (box: quartiles, whiskers: 1.5 IQR, diamond: "

@@ -27,10 +27,9 @@ from indievalue.benchmark.evalset import read_eval_ids, write_eval_ids
 from indievalue.catalog.spec import Form
 from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError
-from indievalue.fsutil import read_json
 from indievalue.report.document import Block, Table, Text
 from indievalue.report.plots import heatmap
-from indievalue.runs.evaluate import EvalRequest
+from indievalue.runs.files import read_run
 
 SUBSET_IDS = "transfer_ids.txt"
 STREAM_SUBSET = 21
@@ -70,16 +69,17 @@ def transfer_analysis(
     matrix = np.full((len(categories), len(categories) + 1), np.nan)
     dirs = []
     for i, source in enumerate(categories):
-        req = EvalRequest(protocol=protocol, demos=MAX_DEMOS, demo_form=form, probe_form=form,
-                          demo_category=source.key, seed=seed, eval_ids_file=ids)
+        req = runner.config(protocol=protocol, demos=MAX_DEMOS, demo_form=form,
+                            probe_form=form, demo_category=source.key, seed=seed,
+                            eval_ids_file=ids)
         run_dir = runner.run(f"demo-{source.key}", req,
                              f"{runner.describe} · demos from {source.key}")
         dirs.append(run_dir)
-        summary = read_json(run_dir / "summary.json")
+        summary = read_run(run_dir).summary
         for j, name in enumerate(names):
-            value = summary["per_category"].get(name)
-            matrix[i, j] = np.nan if value is None else float(value)
-        matrix[i, -1] = float(summary["overall"])
+            value = summary.per_category.get(name)
+            matrix[i, j] = np.nan if value is None else value
+        matrix[i, -1] = summary.overall
     keys = [c.key for c in categories]
     fig = heatmap(matrix, [f"{c.name} ({c.key})" for c in categories], [*keys, "All"],
                   title="Accuracy (%) by source of demonstrations and probe category",
