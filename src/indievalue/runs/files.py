@@ -13,8 +13,9 @@ read as version 1. Reading checks each file against its version and refuses anyt
 one :class:`IndieValueError` line naming the file (and the line, for records). Records of
 another run are refused, not mixed in: every person must be in eval_ids.txt, every question in
 its setup, no (person, setup, episode, question) twice, no more lines than the spec expects.
-The record checks run on the whole Arrow table at once: a pydantic model per line would cost
-more than parsing the file (about 1.6 s for a 94k-line records.jsonl against 0.03 s).
+The record checks run on the whole Arrow table at once: for a 94k-line records.jsonl (33 MB)
+they take 0.015 s of CPU beside the 0.5 s that reading it into a DataFrame takes, where a
+pydantic model per line would add 0.36 s.
 """
 
 from __future__ import annotations
