@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from indievalue.catalog.build import CATALOG_FORMAT
-from indievalue.catalog.spec import Form, StatementSpec
+from indievalue.catalog import integrity
+from indievalue.catalog.spec import FORMS, Form, StatementSpec
 from indievalue.errors import IndieValueError, require
-from indievalue.fsutil import read_json
 
 
 def render_demonstration(statement: str) -> str:
@@ -23,15 +21,16 @@ def render_demonstration(statement: str) -> str:
 
 
 class Catalog:
-    """A built catalog. Construction reads only the manifest; data loads on first use."""
+    """A built catalog. Construction reads and checks only the manifest; each table is read on
+    first use and checked then (catalog/integrity.py), before any caller sees it."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        if not (self.path / "manifest.json").is_file():
-            raise IndieValueError(f"{self.path}: not a catalog directory (no manifest.json)")
-        self.manifest: dict[str, Any] = read_json(self.path / "manifest.json")
-        if self.manifest.get("format") != CATALOG_FORMAT:
-            raise IndieValueError(f"{self.path}: manifest.json is not an indievalue catalog")
+        self.manifest: dict[str, Any] = integrity.read_manifest(self.path)
+        # The checked content of each file, kept apart from the public attributes (which
+        # callers may replace) so cross-file checks always compare what is on disk.
+        self._tables: dict[str, pa.Table] = {}
+        self._matrices: dict[str, np.ndarray] = {}
 
     @classmethod
     def load(cls, path: str | Path) -> Catalog:
@@ -49,21 +48,51 @@ class Catalog:
 
     @cached_property
     def spec(self) -> StatementSpec:
-        return StatementSpec.from_dict(read_json(self.path / "spec.json"), source=str(self.path))
+        return integrity.read_spec(self.path, self.manifest)
 
     # -- tables --------------------------------------------------------------------------
-    def _read(self, name: str) -> pa.Table:
-        path = self.path / f"{name}.parquet"
-        try:
-            return pq.read_table(path)
-        except (OSError, pa.ArrowInvalid) as exc:
-            raise IndieValueError(
-                f"{path}: missing or unreadable ({exc}); rebuild the catalog"
-            ) from None
+    def _frame(self, name: Literal["persons", "demographics"]) -> pa.Table:
+        """The checked Arrow table of ``<name>.parquet`` (read once)."""
+        if name not in self._tables:
+            path = self.path / f"{name}.parquet"
+            table = integrity.read_table(path, self.manifest["persons"])
+            if name == "persons":
+                integrity.check_persons(path, table)
+            else:
+                integrity.check_demographics(path, table, self.spec, self._frame("persons"))
+            self._tables[name] = table
+        return self._tables[name]
+
+    def _matrix(self, name: Literal["polar", "refined", "raw"]) -> np.ndarray:
+        """The checked persons x questions matrix of ``<name>.parquet`` (read once)."""
+        if name not in self._matrices:
+            path = self.path / f"{name}.parquet"
+            table = integrity.read_table(path, self.manifest["persons"])
+            mat = integrity.matrix(path, table, self.spec, name)
+            del table
+            if name == "raw":
+                integrity.check_raw(path, mat, self.spec, {f: self._matrix(f) for f in FORMS})
+            else:
+                n_valid = self._frame("persons").column("n_valid").to_numpy()
+                integrity.check_options(path, mat, self.spec, name, n_valid)
+            self._matrices[name] = mat
+        return self._matrices[name]
+
+    def check(self, raw: bool = False) -> None:
+        """Read and check the spec and every table now rather than on first use (``raw``: the
+        raw codes too, which nothing downstream reads), so that a caller about to write
+        output learns of a damaged catalog first."""
+        _ = self.spec
+        self._frame("persons")
+        for form in FORMS:
+            self._matrix(form)
+        self._frame("demographics")
+        if raw:
+            self._matrix("raw")
 
     @cached_property
     def persons(self) -> pd.DataFrame:
-        return self._read("persons").to_pandas()
+        return self._frame("persons").to_pandas()
 
     @cached_property
     def person_ids(self) -> np.ndarray:
@@ -81,10 +110,6 @@ class Catalog:
 
     def rows(self, person_ids: np.ndarray | list[int]) -> np.ndarray:
         return np.array([self.row(p) for p in person_ids], dtype=np.int64)
-
-    def _matrix(self, name: str) -> np.ndarray:
-        table = self._read(name)
-        return np.column_stack([c.to_numpy() for c in table.columns])
 
     @cached_property
     def polar(self) -> np.ndarray:
@@ -106,7 +131,7 @@ class Catalog:
     @cached_property
     def demographics(self) -> pd.DataFrame:
         """One statement column per demographic entry (None = missing) plus raw-code columns."""
-        df = self._read("demographics").to_pandas()
+        df = self._frame("demographics").to_pandas()
         df.index = pd.Index(self.person_ids, name="person_id")
         return df
 
@@ -151,7 +176,9 @@ class Catalog:
             }
 
     def info(self) -> dict[str, Any]:
-        """The summary printed by ``indievalue catalog info``."""
+        """The summary printed by ``indievalue catalog info``, after checking every file (so
+        the command also vets a catalog copied from elsewhere)."""
+        self.check(raw=True)
         spec = self.spec
         return {
             "path": str(self.path),

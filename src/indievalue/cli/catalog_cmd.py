@@ -99,12 +99,12 @@ def show(
 ) -> None:
     """Print one person's value statements as a predictor sees them."""
     cat = Catalog.load(catalog)
-    cat.row(person_id)  # an unknown person is an error before anything is printed
-    synthetic_banner(cat.synthetic)
+    # An unknown person or a damaged table is an error before anything is printed.
     lines = []
     if demographics:
         lines += [render_demonstration(s) for _, s in cat.demographic_statements(person_id)]
     lines += [render_demonstration(s) for _, s in cat.statements(person_id, form.value)]
+    synthetic_banner(cat.synthetic)
     print("\n".join(lines))
 
 
