@@ -230,7 +230,7 @@ def _progress(console: Console | None) -> Iterator[Progress | None]:
     if console is None:
         yield None
         return
-    from indievalue.cli.console import new_progress
+    from indievalue.progress import new_progress
 
     with new_progress("{task.fields[info]}", console=console) as bar:
         yield bar
