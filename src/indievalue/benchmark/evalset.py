@@ -48,6 +48,7 @@ def select_eval_set(cat: Catalog, size: int = DEFAULT_EVAL_SIZE, seed: int = 0) 
     continent after capping large religion groups, then ``size`` drawn from the union."""
     if size < 1:
         raise IndieValueError("--eval-size must be at least 1")
+    check_seed(seed)
     rng = np.random.default_rng([seed, STREAM_EVALSET])
     setups = probe_setups(cat.spec)
     persons = cat.persons
@@ -84,6 +85,13 @@ def select_eval_set(cat: Catalog, size: int = DEFAULT_EVAL_SIZE, seed: int = 0) 
     return with_halves(cat.person_ids[rows], seed)
 
 
+def check_seed(seed: int) -> None:
+    """Seeds feed numpy's SeedSequence, which takes no negative numbers: every run draws its
+    eval set here first, so a negative --seed is refused here, before anything is written."""
+    if seed < 0:
+        raise IndieValueError(f"--seed must be non-negative (got {seed})")
+
+
 def with_halves(person_ids: np.ndarray, seed: int) -> EvalSet:
     """Shuffle the ids once (seeded); the first half is test, the rest val."""
     order = np.random.default_rng([seed, STREAM_SPLIT]).permutation(len(person_ids))
@@ -99,6 +107,7 @@ def write_eval_ids(path: str | Path, ids: np.ndarray) -> None:
 def read_eval_ids(path: str | Path, cat: Catalog, seed: int = 0) -> EvalSet:
     """Read ids (one per line) and check each is a person of the catalog."""
     p = Path(path)
+    check_seed(seed)
     try:
         lines = [ln.strip() for ln in p.read_text(encoding="utf-8").splitlines()]
     except FileNotFoundError:
