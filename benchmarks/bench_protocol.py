@@ -126,13 +126,13 @@ def simple_file(persons: int, seed: int, cache: Path) -> Path:
 
 
 def run(args: argparse.Namespace) -> str:
+    from indievalue.analyses.mainjob import BASELINES
     from indievalue.benchmark.evalset import select_eval_set, training_rows, write_eval_ids
     from indievalue.catalog.build import build_catalog
     from indievalue.catalog.store import Catalog
-    from indievalue.pipeline import BASELINES
     from indievalue.predictors import get_predictor
     from indievalue.runs import evaluate as evaluate_mod
-    from indievalue.runs.evaluate import EvalRequest, evaluate
+    from indievalue.runs.evaluate import evaluate
 
     work = Path(args.workdir)
     watch = Stopwatch()
@@ -175,11 +175,10 @@ def run(args: argparse.Namespace) -> str:
         # The main job's order: Resemble top 24 first, so top 1 reuses its neighbour lists.
         for plan in sorted(BASELINES, key=lambda p: p.key != "resemble-top24"):
             for form in ("polar", "refined"):
-                req = EvalRequest(demo_form=form, probe_form=form, seed=args.seed,
-                                  eval_ids_file=ids_file)
+                config = plan.config(form, args.seed, ids_file)
                 with watch.stage("run"):
-                    summary = evaluate(cat, plan.predictor, runs_dir / f"{plan.key}-{form}",
-                                       req, options=plan.options, label=plan.label)
+                    summary = evaluate(cat, config, runs_dir / f"{plan.key}-{form}",
+                                       label=plan.label)
                 parts = {k: v for k, v in watch.seconds.items() if k != "protocol"}
                 for k in parts:
                     del watch.seconds[k]

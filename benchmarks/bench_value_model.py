@@ -30,7 +30,8 @@ from indievalue.catalog.spec import Form
 from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError
 from indievalue.predictors import TrainingPool, available_predictors, make_predictor
-from indievalue.runs.evaluate import EvalRequest, evaluate
+from indievalue.runs.config import EvalConfig
+from indievalue.runs.evaluate import evaluate
 
 OUT = Path(__file__).resolve().parent / "out" / "value_model.md"
 FORMS: tuple[Form, ...] = ("polar", "refined")
@@ -56,7 +57,7 @@ def ensure_catalog(args: argparse.Namespace) -> Path:
     cat = args.work / "catalog"
     if not (cat / "manifest.json").is_file():
         from indievalue.catalog.build import build_catalog
-        from indievalue.cli.synth_cmd import synth
+        from indievalue.synth.generate.default import synth
 
         csv = args.work / "population.csv"
         if not csv.is_file():
@@ -68,11 +69,11 @@ def ensure_catalog(args: argparse.Namespace) -> Path:
 def run(cat: Path, work: Path, name: str, predictor: str, form: Form, demos: int = 200,
         **options: Any) -> dict[str, Any] | None:
     """Evaluate (or resume) one run; None when the predictor cannot run here."""
-    request = EvalRequest(protocol="A", demos=demos, demo_form=form, probe_form=form, seed=0)
+    config = EvalConfig(predictor=predictor, predictor_options=options, protocol="A",
+                        demos=demos, demo_form=form, probe_form=form, seed=0)
     start = time.perf_counter()
     try:
-        summary = evaluate(cat, predictor, work / "runs" / f"{name}-{form}-d{demos}", request,
-                           options=options)
+        summary = evaluate(cat, config, work / "runs" / f"{name}-{form}-d{demos}")
     except IndieValueError as exc:
         print(f"  skipped {name} ({form}, d={demos}): {exc}", file=sys.stderr)
         return None
@@ -83,8 +84,8 @@ def run(cat: Path, work: Path, name: str, predictor: str, form: Form, demos: int
 
 def train(cat: Path, work: Path, name: str, **options: Any) -> tuple[Path, dict[str, Any]]:
     """Train (once) and save a model on the seed-0 training pool; returns dir and report."""
-    from indievalue.cli.embed_cmd import train_value_model
     from indievalue.valuemodel.model import ValueModel
+    from indievalue.valuemodel.pretrain import train_value_model
 
     model_dir = work / "models" / name
     if not (model_dir / "model.json").is_file():

@@ -126,7 +126,8 @@ def project_baselines(csv: Path, work: Path, seed: int) -> tuple[dict, dict]:
     from indievalue.benchmark.evalset import select_eval_set, write_eval_ids
     from indievalue.catalog.build import build_catalog
     from indievalue.catalog.store import Catalog
-    from indievalue.runs.evaluate import EvalRequest, evaluate
+    from indievalue.runs.config import EvalConfig
+    from indievalue.runs.evaluate import evaluate
 
     build_catalog(csv, work / "catalog", overwrite=True)
     cat = Catalog.load(work / "catalog")
@@ -136,9 +137,10 @@ def project_baselines(csv: Path, work: Path, seed: int) -> tuple[dict, dict]:
     secs: dict[str, dict[str, float]] = {}
     for key, (name, options) in RUNS.items():
         for form in ("polar", "refined"):
-            req = EvalRequest(demo_form=form, probe_form=form, seed=seed, eval_ids_file=ids)
+            req = EvalConfig(predictor=name, predictor_options=options, demo_form=form,
+                             probe_form=form, seed=seed, eval_ids_file=ids)
             t0, c0 = time.perf_counter(), time.process_time()
-            summary = evaluate(cat, name, work / "runs" / f"{key}-{form}", req, options=options)
+            summary = evaluate(cat, req, work / "runs" / f"{key}-{form}")
             secs.setdefault(key, {})[form] = time.perf_counter() - t0
             secs.setdefault(key + "_cpu", {})[form] = time.process_time() - c0
             acc.setdefault(key, {})[form] = float(summary["overall"])

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from indievalue.benchmark.evalset import select_eval_set, write_eval_ids
 from indievalue.catalog.build import build_catalog
-from indievalue.runs.evaluate import EvalRequest, evaluate
+from indievalue.runs.config import EvalConfig
+from indievalue.runs.evaluate import evaluate
 from indievalue.synth import generate_population, write_wvs
 
 
@@ -36,11 +37,11 @@ def main() -> None:
     write_eval_ids(work / "ids.txt", ids)
     for mode in ("generate", "loglik"):
         t0 = time.perf_counter()
-        summary = evaluate(
-            cat, "vllm", work / f"run-{mode}",
-            EvalRequest(protocol="B", demos=args.demos, eval_ids_file=work / "ids.txt"),
-            options={"model": args.model, "mode": mode, "cache": "off"},
-        )
+        config = EvalConfig(predictor="vllm", protocol="B", demos=args.demos,
+                            eval_ids_file=work / "ids.txt",
+                            predictor_options={"model": args.model, "mode": mode,
+                                               "cache": "off"})
+        summary = evaluate(cat, config, work / f"run-{mode}")
         print(f"{mode}: overall {summary['overall']:.2f}, parse failures "
               f"{summary['parse_failures']}, {time.perf_counter() - t0:.1f} s")
 

@@ -21,7 +21,8 @@ from _lm_support import LMWorld, check_run, lm_catalog
 from indievalue.catalog.store import Catalog
 from indievalue.lm.backends.base import ScoreGroup
 from indievalue.lm.parsing import parse_protocol_b
-from indievalue.runs.evaluate import EvalRequest, evaluate
+from indievalue.runs.config import EvalConfig
+from indievalue.runs.evaluate import evaluate
 from smollm2_support import one_torch_thread, smollm2_dir, smollm2_gguf
 
 torch = pytest.importorskip("torch")
@@ -59,11 +60,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> LMWorld:
 
 def run_hf(world: LMWorld, out: Path, model: Path, protocol: str, form: str = "polar",
            **options: Any) -> dict[str, Any]:
-    request = EvalRequest(protocol=protocol, demos=5, demo_form="polar",  # type: ignore[arg-type]
-                          probe_form=form, eval_ids_file=world.ids_1)  # type: ignore[arg-type]
+    request = EvalConfig(predictor="hf", protocol=protocol,  # type: ignore[arg-type]
+                         demos=5, demo_form="polar", probe_form=form,  # type: ignore[arg-type]
+                         eval_ids_file=world.ids_1)
     opts = {"model": str(model), "cache": "off", "batch_size": 9, "gen_batch_size": 9,
             **options}
-    return evaluate(world.catalog, "hf", out, request, options=opts)
+    return evaluate(world.catalog, request.replace(predictor_options=opts), out)
 
 
 def check_generate(world: LMWorld, out: Path, n_records: int) -> list[dict[str, Any]]:

@@ -25,7 +25,8 @@ from indievalue.errors import IndieValueError
 from indievalue.lm.backends import openai_http
 from indievalue.lm.backends.base import GenParams
 from indievalue.lm.backends.openai_http import OpenAIBackend
-from indievalue.runs.evaluate import EvalRequest, evaluate
+from indievalue.runs.config import EvalConfig
+from indievalue.runs.evaluate import evaluate
 
 openai = pytest.importorskip("openai")
 
@@ -138,8 +139,9 @@ def _run(world: LMWorld, out: Path, stub: StubServer, protocol: str, cache: str)
     options = {"base_url": stub.base_url, "model": "stub-model", "timeout": 1.0,
                "backoff": 0.01, "max_attempts": 8, "concurrency": 4, "batch_size": 6,
                "max_new_tokens": 16, "cache": cache}
-    request = EvalRequest(protocol=protocol, demos=5, eval_ids_file=world.ids_2)  # type: ignore[arg-type]
-    return evaluate(world.catalog, "openai", out, request, options=options)
+    config = EvalConfig(predictor="openai", predictor_options=options,
+                        protocol=protocol, demos=5, eval_ids_file=world.ids_2)  # type: ignore[arg-type]
+    return evaluate(world.catalog, config, out)
 
 
 @pytest.mark.parametrize("protocol", ["B", "A"])

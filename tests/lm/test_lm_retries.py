@@ -25,7 +25,8 @@ from indievalue.lm.backends.base import (
 )
 from indievalue.lm.parsing import parse_protocol_b
 from indievalue.predictors import make_predictor
-from indievalue.runs.evaluate import EvalRequest, evaluate
+from indievalue.runs.config import EvalConfig
+from indievalue.runs.evaluate import evaluate
 
 
 class ScriptedBackend:
@@ -93,7 +94,7 @@ def test_garbage_is_retried_exactly_retries_times(world: LMWorld, retries: int) 
     assert (out.choices == -1).all() and (out.status == "parse_failure").all()
     assert pred.parse_failures == len(eps) and pred.retries_used == len(eps) * retries
     assert all(x["attempts"] == retries + 1 for x in out.extras)
-    assert pred.stats()["parse_failures"] == len(eps)
+    assert pred.stats().parse_failures == len(eps)
 
 
 def test_retry_succeeds_and_most_complete_answer_is_kept(world: LMWorld) -> None:
@@ -131,7 +132,7 @@ def test_each_attempt_is_cached(world: LMWorld, tmp_path: Path) -> None:
     pred = predictor(second, retries=3, cache=cache)
     b = pred.predict(eps)
     assert np.array_equal(a.choices, b.choices) and a.extras == b.extras
-    assert pred.stats()["cache_hits"] == 3 * len(eps) and pred.stats()["cache_misses"] == 0
+    assert pred.stats().cache_hits == 3 * len(eps) and pred.stats().cache_misses == 0
 
 
 def test_parse_failures_counted_in_run(world: LMWorld, tmp_path: Path) -> None:
@@ -146,8 +147,8 @@ def test_parse_failures_counted_in_run(world: LMWorld, tmp_path: Path) -> None:
     pred = predictor(backend, retries=1)
     out = tmp_path / "run"
     ids = world.ids_2
-    summary = evaluate(world.catalog, pred, out,
-                       EvalRequest(protocol="B", demos=4, eval_ids_file=ids))
+    summary = evaluate(world.catalog, EvalConfig(predictor="hf", protocol="B", demos=4,
+                                                 eval_ids_file=ids), out, predictor=pred)
     recs = check_run(out, 18)
     failed = sum(r["status"] == "parse_failure" for r in recs)
     assert 0 < failed < len(recs)
@@ -198,13 +199,13 @@ def test_loglik_groups_and_probabilities(world: LMWorld) -> None:
 
 def test_record_schema_matches_baseline(world: LMWorld, tmp_path: Path) -> None:
     """LM records lead with exactly the baseline predictors' record fields."""
-    evaluate(world.catalog, "majority", tmp_path / "base",
-             EvalRequest(protocol="B", demos=4, eval_ids_file=world.ids_1))
+    config = EvalConfig(predictor="majority", protocol="B", demos=4, eval_ids_file=world.ids_1)
+    evaluate(world.catalog, config, tmp_path / "base")
     base = read_records(tmp_path / "base")
     assert all(list(r) == RECORD_FIELDS for r in base)
     backend = ScriptedBackend(lambda text, p: "Option 2")
-    evaluate(world.catalog, predictor(backend), tmp_path / "lm",
-             EvalRequest(protocol="B", demos=4, eval_ids_file=world.ids_1))
+    evaluate(world.catalog, config.replace(predictor="hf"), tmp_path / "lm",
+             predictor=predictor(backend))
     lm = read_records(tmp_path / "lm")
     assert all(list(r) == [*RECORD_FIELDS, "response", "attempts"] for r in lm)
     assert [r["question"] for r in lm] == [r["question"] for r in base]

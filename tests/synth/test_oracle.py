@@ -16,7 +16,8 @@ from indievalue.catalog.build import build_catalog
 from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError
 from indievalue.predictors import Predictions, TrainingPool, make_predictor
-from indievalue.runs.evaluate import EvalRequest, evaluate
+from indievalue.runs.config import EvalConfig
+from indievalue.runs.evaluate import evaluate
 from indievalue.synth import write_wvs
 from indievalue.synth.generate.params import load_params
 from indievalue.synth.oracle.posterior import Observed, _interval, category_probs, fit_posterior
@@ -187,7 +188,7 @@ def test_refuses_real_catalog(tmp_path: Path, synth_frame: pd.DataFrame) -> None
     path = _relabelled_catalog(synth_frame, tmp_path, "5-0-0 (2022-12-14)")
     assert not Catalog.load(path).synthetic
     with pytest.raises(IndieValueError, match="synthetic catalogs"):
-        evaluate(path, "oracle", tmp_path / "run", EvalRequest(seed=0, eval_size=10))
+        evaluate(path, EvalConfig(predictor="oracle", eval_size=10), tmp_path / "run")
     with pytest.raises(IndieValueError, match="synthetic"):
         OraclePredictor().fit(TrainingPool(Catalog.load(path), np.arange(10)))
 
@@ -205,5 +206,5 @@ def test_refuses_a_foreign_synthetic_file(synth_catalog: Path, tmp_path: Path) -
     with pytest.raises(IndieValueError, match="indievalue synth"):
         OraclePredictor().fit(TrainingPool(cat, np.arange(10)))
     with pytest.raises(IndieValueError, match="indievalue synth"):
-        evaluate(cat, "oracle", tmp_path / "run", EvalRequest(seed=0, eval_size=10))
+        evaluate(cat, EvalConfig(predictor="oracle", eval_size=10), tmp_path / "run")
     assert not (tmp_path / "run").exists()  # refused before anything was written

@@ -13,7 +13,8 @@ import pytest
 from _training_catalog import EVAL_SIZE, training_catalog
 
 from indievalue.errors import IndieValueError
-from indievalue.runs.evaluate import EvalRequest, evaluate
+from indievalue.runs.config import EvalConfig
+from indievalue.runs.evaluate import evaluate
 from indievalue.training.config import TrainConfig
 from indievalue.training.data import EVAL_IDS_FILE, JSONL_FILE, DataRequest, build_training_data
 from smollm2_support import one_torch_thread, smollm2_dir
@@ -124,11 +125,11 @@ def test_the_checkpoint_evaluates_end_to_end(trained: Any, data_dir: Path,
                                              tmp_path: Path) -> None:
     one = tmp_path / "one.txt"  # an eval person (never trained on)
     one.write_text((data_dir / EVAL_IDS_FILE).read_text().splitlines()[0] + "\n")
-    summary = evaluate(training_catalog_path(data_dir), "hf", tmp_path / "eval",
-                       EvalRequest(protocol="B", demos=2, eval_ids_file=one),
-                       options={"model": str(trained.final), "max_new_tokens": 8,
-                                "cache": "off", "batch_size": 39, "gen_batch_size": 39,
-                                "retries": 0})
+    config = EvalConfig(predictor="hf", protocol="B", demos=2, eval_ids_file=one,
+                        predictor_options={"model": str(trained.final), "max_new_tokens": 8,
+                                           "cache": "off", "batch_size": 39,
+                                           "gen_batch_size": 39, "retries": 0})
+    summary = evaluate(training_catalog_path(data_dir), config, tmp_path / "eval")
     records = [json.loads(x) for x in (tmp_path / "eval" / "records.jsonl").read_text()
                .splitlines()]
     assert len(records) == 3 * 39 and summary["n_records"] == len(records)

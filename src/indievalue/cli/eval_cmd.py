@@ -5,76 +5,63 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 import typer
-import yaml
+from pydantic.fields import FieldInfo
 from rich.table import Table
 
-from indievalue.cli.catalog_cmd import FormChoice, synthetic_banner
+from indievalue.cli.catalog_cmd import synthetic_banner
 from indievalue.cli.console import new_progress, out
-from indievalue.errors import IndieValueError
+from indievalue.cli.options import (
+    CATALOG,
+    CONFIG,
+    FORM,
+    OPTIONS,
+    PREDICTOR,
+    PROTOCOL,
+    SEED,
+    DemographicsChoice,
+    FormChoice,
+    ProtocolChoice,
+    build_config,
+    default,
+)
 from indievalue.predictors.base import (
+    PredictorStats,
     available_predictors,
     get_predictor,
-    make_predictor,
-    parse_option_pairs,
 )
-from indievalue.runs.evaluate import EvalRequest, evaluate
 from indievalue.runs.evaluate import Progress as ProgressFn
-from indievalue.runs.summary import score_run
-
-
-class ProtocolChoice(str, Enum):
-    A = "A"
-    B = "B"
-
-
-class DemographicsChoice(str, Enum):
-    off = "off"
-    on = "on"
-    only = "only"
+from indievalue.runs.evaluate import evaluate
+from indievalue.runs.summary import score, summary_line
 
 
 @contextmanager
 def progress_bar(label: str) -> Iterator[ProgressFn]:
-    """A live display of records done / total and the running accuracy (on stderr)."""
-    with new_progress("acc {task.fields[acc]}{task.fields[lm]}", remaining=False) as bar:
-        task = bar.add_task(label, total=None, acc="-", lm="")
+    """A live display of records done / total and the running accuracy (on stderr), drawn
+    from the first update on: a run that fails while it is set up shows no bar."""
+    bar = new_progress("acc {task.fields[acc]}{task.fields[lm]}", remaining=False)
+    task = bar.add_task(label, total=None, acc="-", lm="")
 
-        def update(done: int, total: int, correct: int, answered: int,
-                   stats: dict[str, Any] | None = None) -> None:
-            acc = f"{100 * correct / answered:.2f}" if answered else "-"
-            lm = ""
-            if stats is not None:
-                faults = sum(stats.get("faults", {}).values())
-                lm = (f" | cache {stats.get('cache_hits', 0)} hit / "
-                      f"{stats.get('cache_misses', 0)} miss | retries {stats.get('retries', 0)}"
-                      f" | parse failures {stats.get('parse_failures', 0)} | faults {faults}")
-            bar.update(task, completed=done, total=total, acc=acc, lm=lm)
+    def update(done: int, total: int, correct: int, answered: int,
+               stats: PredictorStats | None = None) -> None:
+        if not bar.live.is_started:
+            bar.start()
+        acc = f"{100 * correct / answered:.2f}" if answered else "-"
+        lm = ""
+        if stats is not None:
+            lm = (f" | cache {stats.cache_hits} hit / {stats.cache_misses} miss | retries "
+                  f"{stats.retries} | parse failures {stats.parse_failures} | faults "
+                  f"{sum(stats.faults.values())}")
+        bar.update(task, completed=done, total=total, acc=acc, lm=lm)
 
-        yield update
-
-
-def load_config(path: Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise IndieValueError(f"{path}: no such file") from None
-    except (OSError, yaml.YAMLError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise IndieValueError(f"{path}: not a readable YAML file ({first})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("options", {}), dict):
-        raise IndieValueError(f"{path}: expected a mapping with an 'options' mapping")
-    unknown = set(data) - {"predictor", "options"}
-    if unknown:
-        raise IndieValueError(f"{path}: unknown key(s) {', '.join(sorted(unknown))} "
-                              "(allowed: predictor, options)")
-    return data
+        yield update
+    finally:
+        if bar.live.is_started:
+            bar.stop()
 
 
 def print_summary(summary: dict[str, Any], run_dir: Path) -> None:
@@ -90,26 +77,51 @@ def print_summary(summary: dict[str, Any], run_dir: Path) -> None:
     out.print(f"run directory: {run_dir}")
 
 
+def type_text(f: FieldInfo) -> str:
+    """An option's type as a user reads it: ``int 1..500``, ``visible | demos``, ``str?``."""
+    def name(t: Any) -> str:
+        if get_origin(t) is not None and str(get_origin(t)).endswith("Literal"):
+            return " | ".join(str(a) for a in get_args(t))
+        args = get_args(t)
+        if args and type(None) in args:
+            rest = [name(a) for a in args if a is not type(None)]
+            return " | ".join(rest) + " | none"
+        if args:
+            return " | ".join(name(a) for a in args)
+        return getattr(t, "__name__", str(t))
+
+    text = name(f.annotation)
+    lo = next((getattr(m, a) for m in f.metadata for a in ("ge", "gt")
+               if getattr(m, a, None) is not None), None)
+    hi = next((getattr(m, a) for m in f.metadata for a in ("le", "lt")
+               if getattr(m, a, None) is not None), None)
+    if lo is not None or hi is not None:
+        text += f" ({'' if lo is None else lo}..{'' if hi is None else hi})"
+    return text
+
+
+def default_text(f: FieldInfo) -> str:
+    return "required" if f.is_required() else repr(f.get_default(call_default_factory=True))
+
+
 def register(app: typer.Typer) -> None:
     @app.command("evaluate")
     def evaluate_cmd(
-        catalog: Path = typer.Option(..., "--catalog", help="Catalog directory."),
-        predictor: str | None = typer.Option(
-            None, "--predictor", help="Registered predictor name (see `indievalue predictors`)."),
-        form: FormChoice = typer.Option(
-            ..., "--form", help="Statement form of demonstrations and probes."),
+        catalog: Path = CATALOG,
+        predictor: str | None = PREDICTOR,
+        form: FormChoice | None = FORM,
         out_dir: Path = typer.Option(..., "--out", help="Run directory (resumed if it exists)."),
-        protocol: ProtocolChoice = typer.Option(ProtocolChoice.A, "--protocol",
-                                                help="A: 39 probes per episode; B: one."),
-        demos: int = typer.Option(200, "--demos", min=0, max=200,
-                                  help="Demonstrations per episode."),
+        protocol: ProtocolChoice | None = PROTOCOL,
+        demos: int | None = typer.Option(None, "--demos", min=0, max=200,
+                                         help="Demonstrations per episode" + default("demos")
+                                         + "."),
         demo_form: FormChoice | None = typer.Option(
             None, "--demo-form", help="Override the demonstrations' form."),
         probe_form: FormChoice | None = typer.Option(
             None, "--probe-form", help="Override the probes' form."),
-        demographics: DemographicsChoice = typer.Option(
-            DemographicsChoice.off, "--demographics",
-            help="Demographic statements: off, on (before the demonstrations), only."),
+        demographics: DemographicsChoice | None = typer.Option(
+            None, "--demographics", help="Demographic statements: off, on (before the "
+            "demonstrations), only" + default("demographics") + "."),
         demo_category: str | None = typer.Option(
             None, "--demo-category",
             help="Category key (SV, HW, SC, EV, CO, MI, SE, PM, ST, RV, EN, PI, PC): draw "
@@ -117,33 +129,30 @@ def register(app: typer.Typer) -> None:
         train_continent: str | None = typer.Option(
             None, "--train-continent",
             help="Fit the predictor only on training persons of this continent."),
-        seed: int = typer.Option(0, "--seed", help="Seed for eval set, demonstrations, predictor."),
+        seed: int | None = SEED,
         eval_ids: Path | None = typer.Option(
             None, "--eval-ids", help="File of eval person ids, one per line."),
-        eval_size: int = typer.Option(800, "--eval-size", min=1,
-                                      help="Size of the drawn eval set (ignored with --eval-ids)."),
-        option: list[str] = typer.Option(
-            [], "--option", help="Predictor option KEY=VALUE (repeatable)."),
-        config: Path | None = typer.Option(
-            None, "--config", help="YAML file with `predictor:` and an `options:` mapping."),
+        eval_size: int | None = typer.Option(
+            None, "--eval-size", min=1,
+            help="Size of the drawn eval set (ignored with --eval-ids)" + default("eval_size")
+            + "."),
+        option: list[str] = OPTIONS,
+        config: Path | None = CONFIG,
     ) -> None:
         """Run a predictor on the benchmark; write spec.json, records.jsonl, summary.json/.md."""
-        cfg = load_config(config)
-        name = predictor or cfg.get("predictor")
-        if not name:
-            raise IndieValueError("give --predictor (or `predictor:` in --config)")
-        options = {**cfg.get("options", {}), **parse_option_pairs(option)}
-        request = EvalRequest(
-            protocol=protocol.value, demos=demos,
-            demo_form=(demo_form or form).value, probe_form=(probe_form or form).value,
-            demographics=demographics.value, demo_category=demo_category,
-            train_continent=train_continent, seed=seed,
-            eval_size=eval_size,
-            eval_ids_file=eval_ids,
-        )
-        pred = make_predictor(name, options, seed=seed)  # bad names and options fail here
-        with progress_bar(f"{name} ({form.value})") as update:
-            summary = evaluate(catalog, pred, out_dir, request, progress=update)
+        from indievalue.catalog.store import Catalog
+        from indievalue.predictors.base import make_predictor
+
+        cfg = build_config(
+            config, option, predictor=predictor, form=form, protocol=protocol, demos=demos,
+            demo_form=demo_form, probe_form=probe_form, demographics=demographics,
+            demo_category=demo_category, train_continent=train_continent, seed=seed,
+            eval_size=eval_size, eval_ids_file=eval_ids)
+        # A bad catalog, predictor name or option fails here, before the progress bar.
+        cat = Catalog.load(catalog)
+        pred = make_predictor(cfg.predictor, cfg.predictor_options, seed=cfg.seed)
+        with progress_bar(f"{cfg.predictor} ({cfg.probe_form})") as update:
+            summary = evaluate(cat, cfg, out_dir, predictor=pred, progress=update)
         print_summary(summary, out_dir)
 
     @app.command("score")
@@ -152,18 +161,33 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print summary.json."),
     ) -> None:
         """Recompute every metric from records.jsonl (no predictor is run)."""
-        summary = score_run(run_dir)
+        summary = score(run_dir)
         if as_json:
-            print(json.dumps(summary, indent=2))
+            print(json.dumps(summary.to_json(), indent=2))
         else:
-            print_summary(summary, run_dir)
+            synthetic_banner(summary.synthetic)
+            out.print(summary_line(summary), markup=False)  # PARTIAL first when incomplete
+            out.print(f"run directory: {run_dir}")
 
     @app.command("predictors")
-    def predictors_cmd() -> None:
-        """List registered predictors and their options."""
-        table = Table("predictor", "options (default)", "probabilities")
-        for name in available_predictors():
+    def predictors_cmd(
+        name: str | None = typer.Argument(
+            None, help="A predictor: list its options with type, default and description."),
+    ) -> None:
+        """List registered predictors and their options (with NAME: one predictor in detail)."""
+        if name is not None:
             cls = get_predictor(name)
-            fields = ", ".join(f"{k}={f.default!r}" for k, f in cls.Options.model_fields.items())
-            table.add_row(name, fields or "-", "yes" if cls.gives_probabilities else "no")
+            table = Table("option", "type", "default", "description",
+                          title=f"{name} (probabilities: "
+                          f"{'yes' if cls.gives_probabilities else 'no'})")
+            for key, f in cls.Options.model_fields.items():
+                table.add_row(key, type_text(f), default_text(f), f.description or "")
+            out.print(table)
+            return
+        table = Table("predictor", "options (default)", "probabilities")
+        for pname in available_predictors():
+            cls = get_predictor(pname)
+            fields = ", ".join(f"{k}={default_text(f)}"
+                               for k, f in cls.Options.model_fields.items())
+            table.add_row(pname, fields or "-", "yes" if cls.gives_probabilities else "no")
         out.print(table)

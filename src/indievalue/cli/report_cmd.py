@@ -10,9 +10,22 @@ import typer
 
 from indievalue.cli.catalog_cmd import FormChoice, synthetic_banner
 from indievalue.cli.console import out
-from indievalue.cli.eval_cmd import ProtocolChoice, load_config, progress_bar
+from indievalue.cli.eval_cmd import progress_bar
+from indievalue.cli.options import (
+    CATALOG,
+    CONFIG,
+    EVAL_SIZE,
+    FORM,
+    OPTIONS,
+    PREDICTOR,
+    PROTOCOL,
+    SEED,
+    ProtocolChoice,
+    build_config,
+    default,
+)
 from indievalue.errors import IndieValueError
-from indievalue.predictors.base import parse_option_pairs
+from indievalue.runs.config import EvalConfig
 
 analyze_app = typer.Typer(
     help="The paper's analyses, one command each: each creates the runs it needs (reusing "
@@ -20,26 +33,26 @@ analyze_app = typer.Typer(
     no_args_is_help=True,
 )
 
-CATALOG = typer.Option(..., "--catalog", help="Catalog directory.")
-PREDICTOR = typer.Option(None, "--predictor",
-                         help="Registered predictor name (see `indievalue predictors`).")
-OPTIONS = typer.Option([], "--option", help="Predictor option KEY=VALUE (repeatable).")
-CONFIG = typer.Option(None, "--config",
-                      help="YAML file with `predictor:` and an `options:` mapping.")
-FORM = typer.Option(FormChoice.polar, "--form",
-                    help="Statement form of demonstrations and probes.")
-PROTOCOL = typer.Option(ProtocolChoice.A, "--protocol", help="A: 39 probes per episode; B: one.")
-SEED = typer.Option(0, "--seed", help="Seed for the eval set, demonstrations and predictor.")
-EVAL_SIZE = typer.Option(800, "--eval-size", min=1, help="Size of the drawn eval set.")
+# Settings every run-making analysis takes from its configuration; the rest it varies itself
+# (or does not offer), so a config file setting them is refused rather than ignored.
+COMMON = {"predictor", "predictor_options", "protocol", "demo_form", "probe_form", "seed",
+          "eval_size"}
 
 
-def _predictor(name: str | None, option: list[str], config: Path | None) -> tuple[str,
-                                                                                 dict[str, Any]]:
-    cfg = load_config(config)
-    chosen = name or cfg.get("predictor")
-    if not chosen:
-        raise IndieValueError("give --predictor (or `predictor:` in --config)")
-    return str(chosen), {**cfg.get("options", {}), **parse_option_pairs(option)}
+def analysis_config(command: str, catalog: Path, config: Path | None, option: list[str],
+                    also: frozenset[str] = frozenset(), **flags: Any) -> tuple[EvalConfig, Any]:
+    """The analysis's one configuration, and its catalog opened (both fail before any run)."""
+    from indievalue.catalog.store import Catalog
+
+    cfg = build_config(config, option, **flags)
+    unused = sorted(cfg.model_fields_set - COMMON - also)
+    if unused:
+        raise IndieValueError(f"{config}: analyze {command} does not take "
+                              f"{', '.join(unused)} (it sets what it varies itself)")
+    if cfg.demo_form != cfg.probe_form:
+        raise IndieValueError(f"{config}: analyze {command} runs demonstrations and probes in "
+                              "one form; set form, not demo_form and probe_form apart")
+    return cfg, Catalog.load(catalog)
 
 
 def _done(result: Any) -> None:
@@ -59,10 +72,10 @@ def demos_cmd(
     out_dir: Path = typer.Option(..., "--out", help="Output directory (runs go to OUT/runs)."),
     demos: str = typer.Option("0,50,100,150,200", "--demos",
                               help="Comma-separated demonstration counts (0-200)."),
-    form: FormChoice = FORM,
-    protocol: ProtocolChoice = PROTOCOL,
-    seed: int = SEED,
-    eval_size: int = EVAL_SIZE,
+    form: FormChoice | None = FORM,
+    protocol: ProtocolChoice | None = PROTOCOL,
+    seed: int | None = SEED,
+    eval_size: int | None = EVAL_SIZE,
 ) -> None:
     """Accuracy by number of demonstrations, without / with demographics (Figures 4, 10).
 
@@ -72,11 +85,12 @@ def demos_cmd(
     from indievalue.analyses.common import parse_int_list
     from indievalue.analyses.demos import demos_analysis
 
-    name, options = _predictor(predictor, option, config)
     counts = parse_int_list(demos, "--demos", 0, 200)
-    _done(demos_analysis(catalog, name, out_dir, options=options, demos=counts,
-                         form=form.value, protocol=protocol.value, seed=seed,
-                         eval_size=eval_size, progress=progress_bar))
+    cfg, cat = analysis_config("demos", catalog, config, option, predictor=predictor,
+                               form=form, protocol=protocol, seed=seed, eval_size=eval_size)
+    _done(demos_analysis(cat, cfg.predictor, out_dir, options=cfg.predictor_options,
+                         demos=counts, form=cfg.probe_form, protocol=cfg.protocol,
+                         seed=cfg.seed, eval_size=cfg.eval_size, progress=progress_bar))
 
 
 @analyze_app.command("transfer")
@@ -88,10 +102,10 @@ def transfer_cmd(
     out_dir: Path = typer.Option(..., "--out", help="Output directory (runs go to OUT/runs)."),
     persons: int = typer.Option(100, "--persons", min=1,
                                 help="Persons drawn (seeded) from the eval set."),
-    form: FormChoice = FORM,
-    protocol: ProtocolChoice = PROTOCOL,
-    seed: int = SEED,
-    eval_size: int = EVAL_SIZE,
+    form: FormChoice | None = FORM,
+    protocol: ProtocolChoice | None = PROTOCOL,
+    seed: int | None = SEED,
+    eval_size: int | None = EVAL_SIZE,
 ) -> None:
     """Demonstrations from one category, probes from all: a 13 x 13 matrix (Figure 8).
 
@@ -99,10 +113,12 @@ def transfer_cmd(
     """
     from indievalue.analyses.transfer import transfer_analysis
 
-    name, options = _predictor(predictor, option, config)
-    _done(transfer_analysis(catalog, name, out_dir, options=options, persons=persons,
-                            form=form.value, protocol=protocol.value, seed=seed,
-                            eval_size=eval_size, progress=progress_bar))
+    cfg, cat = analysis_config("transfer", catalog, config, option,
+                               predictor=predictor, form=form, protocol=protocol, seed=seed,
+                               eval_size=eval_size)
+    _done(transfer_analysis(cat, cfg.predictor, out_dir, options=cfg.predictor_options,
+                            persons=persons, form=cfg.probe_form, protocol=cfg.protocol,
+                            seed=cfg.seed, eval_size=cfg.eval_size, progress=progress_bar))
 
 
 @analyze_app.command("continents")
@@ -112,12 +128,13 @@ def continents_cmd(
     option: list[str] = OPTIONS,
     config: Path | None = CONFIG,
     out_dir: Path = typer.Option(..., "--out", help="Output directory (runs go to OUT/runs)."),
-    form: FormChoice = FORM,
-    protocol: ProtocolChoice = PROTOCOL,
-    demos: int = typer.Option(200, "--demos", min=0, max=200,
-                              help="Demonstrations per episode."),
-    seed: int = SEED,
-    eval_size: int = EVAL_SIZE,
+    form: FormChoice | None = FORM,
+    protocol: ProtocolChoice | None = PROTOCOL,
+    demos: int | None = typer.Option(None, "--demos", min=0, max=200,
+                                     help="Demonstrations per episode" + default("demos")
+                                     + "."),
+    seed: int | None = SEED,
+    eval_size: int | None = EVAL_SIZE,
 ) -> None:
     """Fit on each continent's training persons, test on each continent (Figure 6).
 
@@ -126,22 +143,26 @@ def continents_cmd(
     """
     from indievalue.analyses.continents import continents_analysis
 
-    name, options = _predictor(predictor, option, config)
-    _done(continents_analysis(catalog, name, out_dir, options=options, form=form.value,
-                              protocol=protocol.value, demos=demos, seed=seed,
-                              eval_size=eval_size, progress=progress_bar))
+    cfg, cat = analysis_config("continents", catalog, config, option, frozenset({"demos"}),
+                               predictor=predictor, form=form,
+                               protocol=protocol, demos=demos, seed=seed, eval_size=eval_size)
+    _done(continents_analysis(cat, cfg.predictor, out_dir, options=cfg.predictor_options,
+                              form=cfg.probe_form, protocol=cfg.protocol, demos=cfg.demos,
+                              seed=cfg.seed, eval_size=cfg.eval_size, progress=progress_bar))
 
 
 @analyze_app.command("evenness")
 def evenness_cmd(
     catalog: Path = CATALOG,
     out_dir: Path = typer.Option(..., "--out", help="Output directory."),
-    form: FormChoice = FORM,
+    form: FormChoice = typer.Option(FormChoice.polar, "--form",
+                                    help="Statement form of the answers."),
 ) -> None:
     """Shannon evenness J′ of the answers of each continent's persons (Figure 7); no runs."""
     from indievalue.analyses.evenness import evenness_analysis
+    from indievalue.catalog.store import Catalog
 
-    _done(evenness_analysis(catalog, out_dir, form=form.value))
+    _done(evenness_analysis(Catalog.load(catalog), out_dir, form=form.value))
 
 
 def register(app: typer.Typer) -> None:
@@ -167,6 +188,8 @@ def register(app: typer.Typer) -> None:
             raise IndieValueError("give at least one run directory")
         files = build_report(run_dirs, out_dir, focus=focus, title=title)
         synthetic_banner(files.synthetic)
+        for line in files.partial:  # incomplete runs: PARTIAL: n of N expected records (run)
+            out.print(line, markup=False)
         out.print(f"report: {files.html}")
         out.print(f"markdown: {files.markdown} ({len(files.figures)} figures, "
                   f"{len(files.tables)} CSV tables)")

@@ -1,12 +1,11 @@
-"""``indievalue run``: the main job."""
+"""``indievalue run``: the main job (:mod:`indievalue.analyses.mainjob`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import typer
-
-from indievalue.pipeline import run_main_job
+from rich.markup import escape
 
 
 def register(app: typer.Typer) -> None:
@@ -20,4 +19,19 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Build (or reuse) the catalog, draw the eval set, run every statistical baseline on
         polar and refined statements, and print the comparison table."""
-        run_main_job(wvs=wvs, out=out_dir, seed=seed)
+        from indievalue.analyses.mainjob import SETTING, run_main_job
+        from indievalue.cli.console import err, out, print_table
+        from indievalue.cli.eval_cmd import progress_bar
+
+        def log(text: str) -> None:
+            style = "bold yellow" if text.startswith("SYNTHETIC") else None
+            err.print(escape(text), style=style)
+
+        result = run_main_job(wvs=wvs, out=out_dir, seed=seed, progress=progress_bar,
+                              status=err.status, log=log)
+        title = ("SYNTHETIC population — " if result.synthetic else "") + \
+            f"accuracy (%), {SETTING}"
+        print_table(result.table, title, result.synthetic)
+        out.print(f"results: {result.table_file}; run directories under {result.runs_dir}")
+        if result.report is not None:
+            out.print(f"report: {result.report}")

@@ -28,6 +28,7 @@ from indievalue.predictors.base import (
     Predictions,
     Predictor,
     PredictorOptions,
+    PredictorStats,
     empty_probs,
     register_predictor,
 )
@@ -98,19 +99,19 @@ class LMPredictor(Predictor):
     def batch_size(self) -> int:
         return self.options.batch_size
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> PredictorStats:
         b = self.backend.stats if self._backend is not None else None
-        return {
-            "cache_hits": self.cache.hits if self._cache else 0,
-            "cache_misses": self.cache.misses if self._cache else 0,
-            "retries": self.retries_used,
-            "parse_failures": self.parse_failures,
-            "requests": b.requests if b else 0,
-            "tokens_in": b.tokens_in if b else 0,
-            "tokens_out": b.tokens_out if b else 0,
-            "cost": round(b.cost, 6) if b else 0.0,
-            "faults": dict(b.faults) if b else {},
-        }
+        return PredictorStats(
+            cache_hits=self.cache.hits if self._cache else 0,
+            cache_misses=self.cache.misses if self._cache else 0,
+            retries=self.retries_used,
+            parse_failures=self.parse_failures,
+            requests=b.requests if b else 0,
+            tokens_in=b.tokens_in if b else 0,
+            tokens_out=b.tokens_out if b else 0,
+            cost=round(b.cost, 6) if b else 0.0,
+            faults=dict(b.faults) if b else {},
+        )
 
     # -- prompts ---------------------------------------------------------------------------
     def messages(self, eps: Episodes, e: int) -> Messages:

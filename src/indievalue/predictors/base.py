@@ -4,14 +4,21 @@ A predictor's constructor only stores its options and seed; :meth:`Predictor.fit
 training pool; :meth:`Predictor.predict` answers a batch of :class:`Episodes` and returns a choice
 per probe (and, where it has them, a probability per option). Heavy imports belong inside the
 methods of the predictor that needs them.
+
+What ``evaluate`` asks of a predictor besides ``fit`` and ``predict`` is declared here with a
+default: :attr:`Predictor.batch_size` (episodes per ``predict`` call) and
+:meth:`Predictor.stats` (counters kept while running, e.g. a language model's cache hits and
+retries). A predictor that overrides ``fit`` needs fitting: calling ``predict`` first raises one
+:class:`IndieValueError` (set ``needs_fit = False`` on a class whose ``predict`` works unfitted).
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar, Literal, TypeVar
 
 import numpy as np
@@ -68,6 +75,60 @@ class Predictions:
     probe_extras: dict[str, np.ndarray] | None = None
 
 
+@dataclass
+class PredictorStats:
+    """Counters a predictor keeps while it runs (language models: response cache, retries,
+    parse failures, backend requests, tokens, cost and the faults survived). ``evaluate`` adds
+    them up over the sessions of a run into ``lm_stats.json``."""
+
+    cache_hits: int = 0
+    cache_misses: int = 0
+    retries: int = 0
+    parse_failures: int = 0
+    requests: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost: float = 0.0
+    faults: dict[str, int] = field(default_factory=dict)
+
+    def __add__(self, other: PredictorStats) -> PredictorStats:
+        faults = dict(self.faults)
+        for kind, n in other.faults.items():
+            faults[kind] = faults.get(kind, 0) + n
+        summed = {k: getattr(self, k) + getattr(other, k) for k in self.to_json() if k != "faults"}
+        return PredictorStats(**summed, faults=faults)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PredictorStats:
+        """Read what :meth:`to_json` wrote (unknown keys ignored)."""
+        known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
+        return cls(**known)
+
+
+def _marks_fitted(fit: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fit)
+    def wrapper(self: Predictor, *args: Any, **kwargs: Any) -> Any:
+        result = fit(self, *args, **kwargs)
+        self._fitted = True
+        return result
+
+    wrapper.__marks_fitted__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _checks_fitted(predict: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(predict)
+    def wrapper(self: Predictor, *args: Any, **kwargs: Any) -> Any:
+        self.check_fitted()
+        return predict(self, *args, **kwargs)
+
+    wrapper.__checks_fitted__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
 class Predictor(ABC):
     """Base class. Subclasses set ``name`` and ``Options`` and implement ``predict``."""
 
@@ -77,10 +138,49 @@ class Predictor(ABC):
     gives_probabilities: ClassVar[bool] = False
     #: Catalogs the predictor can run on; "synthetic" restricts it to generated populations.
     requires: ClassVar[frozenset[str]] = frozenset()
+    #: True if ``predict`` needs ``fit`` first; by default, whether the class overrides ``fit``.
+    needs_fit: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "needs_fit" not in cls.__dict__:
+            cls.needs_fit = cls.needs_fit or "fit" in cls.__dict__
+        # Wrap the class's own methods once, so every predictor gets the check for free.
+        own_fit = cls.__dict__.get("fit")
+        if own_fit is not None and not hasattr(own_fit, "__marks_fitted__"):
+            cls.fit = _marks_fitted(own_fit)  # type: ignore[method-assign]
+        own_predict = cls.__dict__.get("predict")
+        if own_predict is not None and not hasattr(own_predict, "__checks_fitted__"):
+            cls.predict = _checks_fitted(own_predict)  # type: ignore[method-assign]
 
     def __init__(self, options: PredictorOptions | None = None, *, seed: int = 0):
         self.options = options if options is not None else self.Options()
         self.seed = seed
+        self._fitted = False
+
+    @property
+    def fitted(self) -> bool:
+        """Whether ``predict`` may be called (always, for a predictor that needs no fit)."""
+        return not self.needs_fit or getattr(self, "_fitted", False)
+
+    def mark_fitted(self) -> None:
+        """Declare the predictor ready without ``fit`` (e.g. a trained model loaded from disk)."""
+        self._fitted = True
+
+    def check_fitted(self) -> None:
+        """Raise IndieValueError unless ``predict`` may be called."""
+        if not self.fitted:
+            raise IndieValueError(f"predictor {self.name}: predict() called before fit(); fit "
+                                  "it on a training pool first")
+
+    @property
+    def batch_size(self) -> int:
+        """Episodes per ``predict`` call when ``evaluate`` runs the predictor."""
+        return 256
+
+    def stats(self) -> PredictorStats | None:
+        """Counters kept while running (None: the predictor keeps none)."""
+        return None
 
     @classmethod
     def check_catalog(cls, catalog: Catalog) -> None:

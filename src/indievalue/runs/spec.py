@@ -1,4 +1,8 @@
-"""The frozen, serialisable description of an evaluation run, and its provenance."""
+"""The frozen, serialisable description of an evaluation run, and its provenance.
+
+:class:`RunSpec` is :class:`~indievalue.runs.config.EvalSettings` (flat: ``spec.demos``,
+``spec.predictor``, ...) plus the resolved identity of the catalog and the eval set.
+"""
 
 from __future__ import annotations
 
@@ -8,17 +12,18 @@ import subprocess
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from indievalue import __version__
+from indievalue.runs.config import EvalSettings
 
 
-class RunSpec(BaseModel):
-    """Everything that determines a run's records. Two runs with equal specs have equal records."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
+class RunSpec(EvalSettings):
+    """Everything that determines a run's records: the settings (predictor options validated)
+    and what the catalog and eval set resolved to. Two runs with equal specs have equal
+    records; ``spec.json`` holds one and a resumed run must match it."""
 
     catalog: str = Field(description="Path of the catalog directory the run read.")
     catalog_hash: str = Field(description="Content hash of the catalog (source file + spec).")
@@ -26,20 +31,6 @@ class RunSpec(BaseModel):
     eval_ids_sha256: str = Field(description="sha256 of eval_ids.txt (the eval persons, in order).")
     n_persons: int = Field(description="Number of evaluation persons.")
     setups: list[list[str]] = Field(description="Probe question ids of each setup, in order.")
-    protocol: Literal["A", "B"] = Field(description="A: all probes of a setup in one episode; "
-                                        "B: one probe per episode.")
-    demos: int = Field(description="Demonstrations per episode (0-200).")
-    demo_form: Literal["polar", "refined"] = Field(description="Form of the demonstrations.")
-    probe_form: Literal["polar", "refined"] = Field(description="Form of the probe options.")
-    demographics: Literal["off", "on", "only"] = Field(
-        description="Demographic statements: none, before the demonstrations, or instead of them.")
-    demo_category: str | None = Field(
-        default=None, description="Category key restricting demonstrations, or None for all.")
-    train_continent: str | None = Field(
-        default=None, description="Continent the training pool is restricted to, or None.")
-    predictor: str = Field(description="Registered predictor name.")
-    predictor_options: dict[str, Any] = Field(description="Validated predictor options.")
-    seed: int = Field(description="Seed of the eval-set draw, demonstrations and predictor.")
 
 
 def eval_ids_digest(ids: list[int]) -> str:

@@ -1,0 +1,66 @@
+"""The command-line flags of the evaluation configuration, shared by ``evaluate`` and
+``analyze``, and how flags plus ``--config FILE`` become one :class:`EvalConfig`.
+
+Every flag defaults to None ("not given"), so a value in the config file stands unless the
+flag is given; the defaults shown in the help are :class:`EvalConfig`'s.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from indievalue.cli.catalog_cmd import FormChoice
+from indievalue.predictors.base import parse_option_pairs
+from indievalue.runs.config import EvalConfig, make_config
+
+
+class ProtocolChoice(str, Enum):
+    A = "A"
+    B = "B"
+
+
+class DemographicsChoice(str, Enum):
+    off = "off"
+    on = "on"
+    only = "only"
+
+
+def default(name: str) -> str:
+    """`` [default: X]`` for the help of the flag of config field ``name``."""
+    return f" [default: {EvalConfig.model_fields[name].default}]"
+
+
+CATALOG = typer.Option(..., "--catalog", help="Catalog directory.")
+PREDICTOR = typer.Option(
+    None, "--predictor", help="Registered predictor name (see `indievalue predictors`).")
+OPTIONS = typer.Option(
+    [], "--option", help="Predictor option KEY=VALUE (repeatable); wins over the config file's "
+    "`options:`.")
+CONFIG = typer.Option(
+    None, "--config", help="YAML file of settings: `predictor:`, an `options:` mapping, and any "
+    "of protocol, demos, form (both forms), demo_form, probe_form, demographics, demo_category, "
+    "train_continent, seed, eval_size, eval_ids_file. Flags given on the command line win.")
+FORM = typer.Option(None, "--form", help="Statement form of demonstrations and probes"
+                    + default("probe_form") + ".")
+PROTOCOL = typer.Option(None, "--protocol",
+                        help="A: 39 probes per episode; B: one" + default("protocol") + ".")
+SEED = typer.Option(None, "--seed", help="Seed for the eval set, demonstrations and predictor"
+                    + default("seed") + ".")
+EVAL_SIZE = typer.Option(None, "--eval-size", min=1,
+                         help="Size of the drawn eval set" + default("eval_size") + ".")
+
+
+def build_config(config_file: Path | None, option: list[str], **flags: Any) -> EvalConfig:
+    """One :class:`EvalConfig` from ``--config``, ``--option`` pairs and the other flags
+    (keyword = config field name, or ``form``; None = not given)."""
+    values = {k: v.value if isinstance(v, Enum) else v for k, v in flags.items()}
+    values["predictor_options"] = parse_option_pairs(option) or None
+    return make_config(values, config_file)
+
+
+__all__ = ["CATALOG", "CONFIG", "EVAL_SIZE", "FORM", "OPTIONS", "PREDICTOR", "PROTOCOL", "SEED",
+           "DemographicsChoice", "FormChoice", "ProtocolChoice", "build_config", "default"]
