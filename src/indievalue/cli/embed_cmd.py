@@ -1,5 +1,5 @@
-"""``indievalue train-value-model`` and ``indievalue embed``: train the value model once, save
-it, and export every person's vector."""
+"""``indievalue train value-model`` (train the value model once and save it) and
+``indievalue embed`` (export every person's vector)."""
 
 from __future__ import annotations
 
@@ -10,65 +10,42 @@ import typer
 
 from indievalue.cli.catalog_cmd import FormChoice
 from indievalue.cli.console import err, out
-from indievalue.errors import IndieValueError
 
 
-def train_value_model(catalog: Path, out_dir: Path, seed: int = 0, eval_size: int = 800,
-                      eval_ids: Path | None = None, options: dict[str, str] | None = None,
-                      overwrite: bool = False) -> dict[str, object]:
-    """Train on the training pool of the run that ``seed``/``eval_size``/``eval_ids`` define
-    (everyone outside that eval set) and save to ``out_dir``. Returns the training report."""
-    from indievalue.benchmark.evalset import read_eval_ids, select_eval_set, training_rows
+def value_model_cmd(
+    catalog: Path = typer.Option(..., "--catalog", help="Catalog directory."),
+    out_dir: Path = typer.Option(..., "--out", help="Model directory to write."),
+    seed: int = typer.Option(0, "--seed",
+                             help="Seed of the eval set to leave out and of training "
+                                  "(use the run's --seed)."),
+    eval_size: int = typer.Option(800, "--eval-size", min=1,
+                                  help="Size of the eval set to leave out."),
+    eval_ids: Path | None = typer.Option(None, "--eval-ids",
+                                         help="File of eval person ids to leave out."),
+    option: list[str] = typer.Option(
+        [], "--option", help="value-model option KEY=VALUE (repeatable), e.g. epochs=12."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out."),
+) -> None:
+    """Train the value model on a catalog's training pool and save it for
+    `--predictor value-model --option model_dir=DIR` and `indievalue embed`."""
     from indievalue.catalog.store import Catalog
-    from indievalue.predictors.base import TrainingPool, make_predictor
+    from indievalue.predictors.base import parse_option_pairs
+    from indievalue.valuemodel.pretrain import train_value_model
 
-    if out_dir.exists() and not overwrite:
-        raise IndieValueError(f"{out_dir} already exists (pass --overwrite to replace it)")
-    cat = Catalog.load(catalog)
-    evalset = read_eval_ids(eval_ids, cat, seed) if eval_ids else \
-        select_eval_set(cat, eval_size, seed)
-    opts = dict(options or {})
-    if "model_dir" in opts:
-        raise IndieValueError("train-value-model: model_dir is where a model is loaded from; "
-                              "use --out")
-    pred = make_predictor("value-model", opts, seed=seed)
-    pred.fit(TrainingPool(cat, training_rows(cat, evalset.person_ids)))
-    pred.save(str(out_dir), overwrite=overwrite)  # type: ignore[attr-defined]
-    report: dict[str, object] = pred.model.info["train"]  # type: ignore[attr-defined]
-    return report
+    options = parse_option_pairs(option)
+    cat = Catalog.load(catalog)  # a bad catalog fails before the progress bar
+    start = time.perf_counter()
+    report = train_value_model(cat, out_dir, seed, eval_size, eval_ids, options, overwrite)
+    val = report.get("val") or {}
+    held = "" if not val else (
+        f"; held-out (d=200, polar demos) polar acc {100 * val['polar_acc']:.2f}, "
+        f"refined acc {100 * val['refined_acc']:.2f}")
+    out.print(f"value model trained on {report['n_train']:,} persons, "
+              f"{report['epochs']} epochs, in {time.perf_counter() - start:.0f} s{held}")
+    out.print(f"model directory: {out_dir}")
 
 
 def register(app: typer.Typer) -> None:
-    @app.command("train-value-model")
-    def train_cmd(
-        catalog: Path = typer.Option(..., "--catalog", help="Catalog directory."),
-        out_dir: Path = typer.Option(..., "--out", help="Model directory to write."),
-        seed: int = typer.Option(0, "--seed",
-                                 help="Seed of the eval set to leave out and of training "
-                                      "(use the run's --seed)."),
-        eval_size: int = typer.Option(800, "--eval-size", min=1,
-                                      help="Size of the eval set to leave out."),
-        eval_ids: Path | None = typer.Option(None, "--eval-ids",
-                                             help="File of eval person ids to leave out."),
-        option: list[str] = typer.Option(
-            [], "--option", help="value-model option KEY=VALUE (repeatable), e.g. epochs=12."),
-        overwrite: bool = typer.Option(False, "--overwrite", help="Replace --out."),
-    ) -> None:
-        """Train the value model on a catalog's training pool and save it for
-        `--predictor value-model --option model_dir=DIR` and `indievalue embed`."""
-        from indievalue.predictors.base import parse_option_pairs
-
-        start = time.perf_counter()
-        report = train_value_model(catalog, out_dir, seed, eval_size, eval_ids,
-                                   parse_option_pairs(option), overwrite)
-        val = report.get("val") or {}
-        held = "" if not val else (
-            f"; held-out (d=200, polar demos) polar acc {100 * val['polar_acc']:.2f}, "  # type: ignore[index]
-            f"refined acc {100 * val['refined_acc']:.2f}")  # type: ignore[index]
-        out.print(f"value model trained on {report['n_train']:,} persons, "
-                  f"{report['epochs']} epochs, in {time.perf_counter() - start:.0f} s{held}")
-        out.print(f"model directory: {out_dir}")
-
     @app.command("embed")
     def embed_cmd(
         catalog: Path = typer.Option(..., "--catalog", help="Catalog directory."),
