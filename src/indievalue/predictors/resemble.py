@@ -5,6 +5,25 @@ episode shows on which both gave the same valid answer (a one-hot dot product, s
 answers never match). The top ``top_k`` neighbours (ties broken by lower person id) vote on each
 probe; missing votes count as a candidate that never wins a tie. Vote shares are the
 probabilities. One pass also yields the votes of every cluster size 1..``sweep``.
+
+The ranked-neighbour memo (``_MEMO``) is process-wide state, kept on purpose: ranking is most of
+Resemble's cost, and the main job runs top 24 and then top 1 on the same episodes, so top 1
+reads the lists top 24 ranked instead of ranking again. What it holds, and why the order of
+runs cannot change a record:
+
+- Key: sha256 of the catalog's content hash, the pool rows, the demonstration form, the
+  episodes' person ids and exactly what they show (the ``context`` answers); value: the (E, k)
+  pool indices, best first. Least recently used entries go beyond ``MEMO_SIZE`` (64 lists of
+  E x k int64, a few MB at most).
+- The ranking is a total order (similarity descending, then lower person id), so the first k
+  of a longer list are exactly the top-k list. A hit returns that prefix; a request for more
+  neighbours than the entry holds ranks again and replaces it. Records are therefore the same
+  in any run order and with or without the memo; only the time taken depends on the order.
+- It is not locked: ``evaluate`` predicts from one thread. Two threads predicting with
+  Resemble at once could race on it (a KeyError when one evicts the entry the other has just
+  found); give each its own process. ``_MEMO.clear()`` empties it.
+
+See docs/design/architecture.md ("State that outlives a call").
 """
 
 from __future__ import annotations
