@@ -257,3 +257,19 @@ def test_a_complete_run_says_nothing_of_partial(finished: Path,
     runs = load_runs([finished])
     assert partial_notes(runs) == [] and runs[0].partial is None
     assert runs_table(runs).table.rows[0][-1] == "yes"
+
+
+@pytest.mark.parametrize(("name", "content", "message"), [
+    ("groups.json", '{"1": ["I am a man"]}', r"groups.json: 1: Input should be an object"),
+    ("groups.json", '{"1": {"Sex": "I am a man"}}', r"groups.json: its persons are not those "
+     r"of eval_ids.txt"),
+    ("groups.json", "", r"groups.json: Invalid JSON"),
+    ("lm_stats.json", '{"cache_hits": "many"}', r"lm_stats.json: hits: Input should be a "
+     r"valid integer"),
+])
+def test_damaged_side_files_are_refused_when_scoring(run: Path, name: str, content: str,
+                                                     message: str) -> None:
+    (run / name).write_text(content, encoding="utf-8")
+    with pytest.raises(IndieValueError, match=message) as info:
+        score(run)
+    assert "\n" not in str(info.value)

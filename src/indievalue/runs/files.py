@@ -32,7 +32,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from indievalue.catalog.spec import Form
 from indievalue.errors import IndieValueError
@@ -237,6 +237,33 @@ def read_eval_ids_file(run_dir: Path, spec: RunSpec) -> np.ndarray:
         raise IndieValueError(f"{path}: does not match {SPEC_FILE} (eval_ids_sha256, "
                               "n_persons): the files are of different runs")
     return np.array(ids, dtype=np.int64)
+
+
+#: groups.json: person id -> fairness dimension -> the person's statement (None: missing).
+GROUPS = TypeAdapter(dict[str, dict[str, str | None]])
+
+
+def read_groups(run_dir: Path, eval_ids: np.ndarray) -> pd.DataFrame | None:
+    """groups.json as a frame indexed by person id (one column per dimension), or None when
+    the run has none. Its persons must be the run's eval persons."""
+    path = run_dir / GROUPS_FILE
+    if not path.exists():
+        return None
+    try:
+        data = GROUPS.validate_json(path.read_bytes(), strict=True)
+    except OSError as exc:
+        raise IndieValueError(f"{path}: cannot read ({exc})") from None
+    except ValidationError as exc:
+        raise IndieValueError(f"{path}: {validation_text(exc)}") from None
+    try:
+        persons = np.array([int(k) for k in data], dtype=np.int64)
+    except ValueError:
+        raise IndieValueError(f"{path}: keys must be person ids") from None
+    if set(persons.tolist()) != set(eval_ids.tolist()):
+        raise IndieValueError(f"{path}: its persons are not those of {EVAL_IDS_FILE}")
+    frame = pd.DataFrame.from_dict(data, orient="index")
+    frame.index = persons
+    return frame
 
 
 @dataclass

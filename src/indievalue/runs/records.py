@@ -304,7 +304,12 @@ def validation_text(exc: ValidationError) -> str:
     """The first problem of a pydantic error as ``field.path: message (got value)``."""
     first = exc.errors()[0]
     where = ".".join(str(p) for p in first["loc"])
-    got = "" if first["type"] == "missing" else f" (got {json.dumps(first.get('input'))[:40]})"
+    value = first.get("input")
+    try:
+        shown = json.dumps(value)
+    except (TypeError, ValueError):
+        shown = repr(value)
+    got = "" if first["type"] in ("missing", "json_invalid") else f" (got {shown[:40]})"
     return f"{where}: {first['msg']}{got}" if where else f"{first['msg']}{got}"
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from indievalue.errors import IndieValueError
 from indievalue.fsutil import atomic_write_text, read_json, write_json
@@ -31,8 +32,10 @@ from indievalue.runs.files import (
     ReliabilityBin,
     Run,
     Summary,
+    read_groups,
     read_run,
 )
+from indievalue.runs.records import validation_text
 
 __all__ = ["GROUPS_FILE", "SPEC_FILE", "score", "score_run", "summary_line", "summary_markdown"]
 
@@ -93,21 +96,6 @@ def summarize(records: pd.DataFrame, groups: pd.DataFrame | None, category_order
     return out
 
 
-def load_groups(run_dir: Path) -> pd.DataFrame | None:
-    path = run_dir / GROUPS_FILE
-    if not path.exists():
-        return None
-    data = read_json(path)
-    if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
-        raise IndieValueError(f"{path}: expected an object of persons' group statements")
-    df = pd.DataFrame.from_dict(data, orient="index")
-    try:
-        df.index = df.index.astype(np.int64)
-    except (TypeError, ValueError):
-        raise IndieValueError(f"{path}: keys must be person ids") from None
-    return df
-
-
 def _lm_counts(run_dir: Path) -> tuple[CacheCounts | None, LMCounts | None]:
     path = run_dir / LM_STATS_FILE
     if not path.exists():
@@ -115,8 +103,13 @@ def _lm_counts(run_dir: Path) -> tuple[CacheCounts | None, LMCounts | None]:
     st = read_json(path)
     if not isinstance(st, dict):
         raise IndieValueError(f"{path}: expected a JSON object of counters")
-    return (CacheCounts(hits=st.get("cache_hits", 0), misses=st.get("cache_misses", 0)),
-            LMCounts(**{k: st.get(k) for k in LMCounts.model_fields}))
+    try:
+        return (CacheCounts.model_validate({"hits": st.get("cache_hits", 0),
+                                            "misses": st.get("cache_misses", 0)}, strict=True),
+                LMCounts.model_validate({k: st.get(k) for k in LMCounts.model_fields},
+                                        strict=True))
+    except ValidationError as exc:
+        raise IndieValueError(f"{path}: {validation_text(exc)}") from None
 
 
 def score(run: Run | str | Path, *, write: bool = True) -> Summary:
@@ -128,7 +121,7 @@ def score(run: Run | str | Path, *, write: bool = True) -> Summary:
     cache, lm = _lm_counts(run.path)
     n = len(records)
     summary = Summary(
-        **summarize(records, load_groups(run.path), run.spec_file.category_order,
+        **summarize(records, read_groups(run.path, run.eval_ids), run.spec_file.category_order,
                     seed=spec.seed),
         synthetic=spec.synthetic, predictor=spec.predictor, label=run.label,
         form=Forms(demo=spec.demo_form, probe=spec.probe_form), protocol=spec.protocol,
