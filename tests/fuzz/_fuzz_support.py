@@ -203,6 +203,7 @@ def write_tally(path: str | os.PathLike[str]) -> None:
     for (kind, result), n in sorted(TALLY.items()):
         kinds.setdefault(kind, {})[result] = n
     Path(path).write_text(json.dumps(kinds, indent=2) + "\n")
+    Path(f"{path}.problems.txt").unlink(missing_ok=True)
     if PROBLEMS:
         Path(f"{path}.problems.txt").write_text("".join(
             f"== {sig}\n[{kind}]\n{example}\n\n" for sig, (kind, example) in
@@ -217,7 +218,7 @@ class FuzzData:
     root: Path
     frame: pd.DataFrame  # PERSONS respondents, few missing answers; do not mutate
     catalog: Path
-    other_catalog: Path  # two questions, other persons: its files do not fit `catalog`
+    other_catalog: Path  # 250 questions, other persons: its files do not fit `catalog`
     eval_ids: list[int]  # persons of `catalog` with every probe answered
     eval_ids_file: Path
     run: Path  # a finished `evaluate --predictor random` run on eval_ids_file
@@ -233,6 +234,20 @@ def evaluate_args(catalog: Path, out: Path, ids: Path) -> list[str | Path]:
     """The cheapest complete `evaluate`: three persons, five demonstrations."""
     return ["evaluate", "--catalog", catalog, "--form", "polar", "--out", out,
             "--eval-ids", ids, "--demos", "5"]
+
+
+def reference_questions(drop: int = 3) -> dict[str, tuple[str, list[list[int]],
+                                                         list[list[int]]]]:
+    """The built-in spec's questions in the form ``write_reference_jsonl`` takes, less the
+    last ``drop`` of them: a spec for ``--statements-from`` that the protocol accepts and
+    whose files do not fit a catalog of the built-in spec."""
+    from indievalue.catalog.spec_io import builtin_spec
+
+    spec = builtin_spec()
+    names = {c.key: c.name for c in spec.categories}
+    keep = spec.questions[: len(spec.questions) - drop]
+    return {q.qid: (names[q.category], [list(o.codes) for o in q.polar],
+                    [list(o.codes) for o in q.refined]) for q in keep}
 
 
 # Options that keep value-model training to a fraction of a second on the fuzz catalog.

@@ -1,6 +1,7 @@
 """Small inputs the fuzz cases damage: a 240-person survey frame, two catalogs (the second
-with another spec and other persons, for swapped files), a finished run directory and a
-saved value model. Built once per session, read-only; every case works on a copy."""
+with another spec, three questions short, and other persons, for swapped files), a finished
+run directory and a saved value model. Built once per session, read-only; every case works on
+a copy."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from _fuzz_support import (
     THOROUGH,
     FuzzData,
     evaluate_args,
+    reference_questions,
     run_cli,
     write_tally,
 )
@@ -50,10 +52,7 @@ def fuzz_data(tmp_path_factory: pytest.TempPathFactory) -> FuzzData:
     csv = write_wvs(frame, root / "wvs.csv")
     catalog = root / "catalog"
     build_catalog(csv, catalog)
-    meta = write_reference_jsonl(root / "meta", {
-        "Q1": ("Social Values, Attitudes & Stereotypes", [[1, 2], [3, 4]], [[1], [2], [3], [4]]),
-        "Q122": ("Migration", [[0], [1], [2]], [[0], [1], [2]]),
-    })
+    meta = write_reference_jsonl(root / "meta", reference_questions())
     other_csv = write_wvs(make_wvs_frame(60, seed=32), root / "other.csv")
     other = root / "other" / "catalog"
     build_catalog(other_csv, other, spec=load_reference_spec(meta))
@@ -74,7 +73,7 @@ def value_model_dir(fuzz_data: FuzzData) -> Path:
     """A tiny value model trained outside the fuzz eval persons (skips without torch)."""
     pytest.importorskip("torch")
     out = fuzz_data.root / "value-model"
-    result = run_cli("train-value-model", "--catalog", fuzz_data.catalog, "--out", out,
+    result = run_cli("train", "value-model", "--catalog", fuzz_data.catalog, "--out", out,
                      "--eval-ids", fuzz_data.eval_ids_file, *SMALL_VALUE_MODEL)
     assert result.ok, result
     return out

@@ -192,8 +192,9 @@ def test_train_config(fuzz_data: FuzzData, depth: int, tmp_path: Path) -> None:
             cfg.write_bytes(raw)
             out = work / "trained"
             # No training data: a valid config ends in that one-line error.
-            _one("config: train", ["train", "--data", work / "no-data", "--base-model",
-                                   work / "no-model", "--out", out, "--config", cfg], out)
+            _one("config: train model", ["train", "model", "--data", work / "no-data",
+                                         "--base-model", work / "no-model", "--out", out,
+                                         "--config", cfg], out)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 

@@ -81,8 +81,8 @@ def test_train_value_model_eval_ids(fuzz_data: FuzzData, depth: int, tmp_path: P
             ids.write_bytes(raw)
             out = work / "model"
             with watching(out) as unchanged:
-                check("eval-ids: train-value-model",
-                      run_cli("train-value-model", "--catalog", fuzz_data.catalog, "--out", out,
+                check("eval-ids: train value-model",
+                      run_cli("train", "value-model", "--catalog", fuzz_data.catalog, "--out", out,
                               "--eval-ids", ids, *SMALL_VALUE_MODEL), unchanged)
         finally:
             shutil.rmtree(work, ignore_errors=True)

@@ -1,5 +1,6 @@
-"""Fuzz ``--option KEY=VALUE`` (``evaluate``, ``train-value-model``), ``--set KEY=VALUE``
-(``train``) and the integers the commands take (``--seed``, ``--eval-size``, ``--persons``).
+"""Fuzz ``--option KEY=VALUE`` (``evaluate``, ``train value-model``), ``--set KEY=VALUE``
+(``train model``) and the integers the commands take (``--seed``, ``--eval-size``,
+``--persons``).
 
 Pairs carry known and unknown keys, values of the wrong type, huge and negative numbers, NaN
 and infinities, YAML-looking text, control characters, and no ``=`` at all.
@@ -131,13 +132,13 @@ def test_train_value_model_options(fuzz_data: FuzzData, depth: int, tmp_path: Pa
         work = Path(tempfile.mkdtemp(dir=tmp_path))
         try:
             out = work / "model"
-            args: list[str | Path] = ["train-value-model", "--catalog", fuzz_data.catalog,
+            args: list[str | Path] = ["train", "value-model", "--catalog", fuzz_data.catalog,
                                       "--out", out, "--eval-ids", fuzz_data.eval_ids_file]
             for pair in options:
                 args += ["--option", pair]
             args += [*SMALL_VALUE_MODEL, "--option", "threads=1"]
             with watching(out) as unchanged:
-                check("option: train-value-model", run_cli(*args), unchanged)
+                check("option: train value-model", run_cli(*args), unchanged)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -154,14 +155,14 @@ def test_train_set(depth: int, tmp_path: Path) -> None:
         work = Path(tempfile.mkdtemp(dir=tmp_path))
         try:
             out = work / "trained"
-            args: list[str | Path] = ["train", "--data", work / "no-data", "--base-model",
+            args: list[str | Path] = ["train", "model", "--data", work / "no-data", "--base-model",
                                       work / "no-model", "--out", out]
             for pair in options:
                 args += ["--set", pair]
             if lora:
                 args.append("--lora")
             with watching(out) as unchanged:
-                check("option: train --set", run_cli(*args), unchanged)
+                check("option: train model --set", run_cli(*args), unchanged)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
@@ -190,7 +191,7 @@ def test_numbers(fuzz_data: FuzzData, command: str, depth: int, tmp_path: Path) 
                     "--demos", "5", "--predictor", "random", *ids,
                     *(["--eval-size", str(size)] if size >= 1 else [])]  # < 1: typer's check
             elif command == "train-value-model":
-                args = ["train-value-model", "--catalog", fuzz_data.catalog, "--out", out, *ids,
+                args = ["train", "value-model", "--catalog", fuzz_data.catalog, "--out", out, *ids,
                         *SMALL_VALUE_MODEL]
             else:
                 out = work / "survey.csv"

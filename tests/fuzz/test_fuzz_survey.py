@@ -4,11 +4,13 @@ tests/catalog/test_bad_input.py feeds random and byte-mutated files to ``build_c
 cases go through the CLI and damage the table itself: columns dropped or given twice (in
 another case or with padding), cells of the wrong type, codes out of range or huge, rows
 duplicated, the file emptied or cut short, other delimiters, line ends and text encodings, and
-the same damage written as SPSS and Stata files.
+the same damage written as SPSS and Stata files; and ``--statements-from`` metadata with
+records dropped, retyped or damaged.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import tempfile
@@ -18,12 +20,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from _fuzz_support import FuzzData, check, fuzz_settings, run_cli, watching
-from hypothesis import given, reject
+from _fuzz_support import (
+    JSON_VALUES,
+    FuzzData,
+    check,
+    damaged_bytes,
+    fuzz_settings,
+    reference_questions,
+    run_cli,
+    watching,
+)
+from hypothesis import example, given, reject
 from hypothesis import strategies as st
 
 from indievalue.catalog.spec_io import builtin_spec
 from indievalue.catalog.store import Catalog
+from wvs_testdata import write_reference_jsonl
 
 ROWS = 12
 SPEC = builtin_spec()
@@ -34,7 +46,7 @@ COLUMNS = st.sampled_from(KEY_COLUMNS) | st.sampled_from(NEEDED)
 
 ODD_CELLS: st.SearchStrategy[Any] = st.one_of(
     st.sampled_from(["", " ", "NA", "nan", ".", "-", "agree", "1,5", "0x10", "1e3", "١", "∞",
-                     "TRUE", "2021-01-01", "-0", "+3", " 2 ", "1_000"]),
+                     "TRUE", "2021-01-01", "-0", "+3", " 2 ", "1_000", "9" * 5000, "x" * 5000]),
     st.integers(-(10**20), 10**20),
     st.sampled_from([2**31, 2**31 - 1, -(2**31), 2**53, 2**53 + 1, 2**63, 10**400]),
     st.floats(allow_nan=True, allow_infinity=True),
@@ -193,5 +205,75 @@ def test_damaged_spss_and_stata(small_frame: pd.DataFrame, depth: int, tmp_path:
         if data.draw(st.integers(0, 3)) == 0:  # cut short
             raw = raw[: data.draw(st.integers(0, len(raw)))]
         _build(f"survey: {suffix[1:]}", raw, suffix, tmp_path)
+
+    case()
+
+
+# -- --statements-from: statement metadata in the reference JSONL layout ----------------------
+
+META_FILES = ("statements_meta_data.jsonl", "refined_statements_meta_data.jsonl")
+META_FIELDS = ("question_id", "answer_ids", "converted_statements", "question_category",
+               "question_type")
+CODE_LISTS = st.sampled_from([[], [[]], [[1], [1]], [[-1]], [[10**6]], [[2**63]], [["1"]],
+                              [[1.5]], [[1, 2]], [[None]], "1", [1, 2], {"1": [1]}])
+
+
+@st.composite
+def damaged_metadata(draw: st.DrawFn, directory: Path) -> list[tuple[str, bytes | None]]:
+    """One or two (file name, new content or None to remove) changes."""
+    out: list[tuple[str, bytes | None]] = []
+    for _ in range(draw(st.integers(1, 2))):
+        name = draw(st.sampled_from([*META_FILES, "demographics_meta_data.jsonl"]))
+        path = directory / name
+        lines = path.read_text().splitlines() if path.exists() else ['{"question_id": "X"}']
+        how = draw(st.sampled_from(["field", "field", "line", "bytes", "remove"]))
+        if how == "remove":
+            out.append((name, None))
+            continue
+        if how == "bytes":
+            out.append((name, draw(damaged_bytes("\n".join(lines).encode()))))
+            continue
+        i = draw(st.integers(0, len(lines) - 1))
+        if how == "line":
+            lines[i] = draw(st.sampled_from(["5", "[]", "null", '"x"', "{}", lines[0]]))
+        else:
+            rec = json.loads(lines[i])
+            key = draw(st.sampled_from(META_FIELDS))
+            if draw(st.integers(0, 3)) == 0:
+                rec.pop(key, None)
+            elif key == "answer_ids":
+                rec[key] = draw(CODE_LISTS)
+            else:
+                rec[key] = draw(JSON_VALUES | st.sampled_from(["Q1", "Q9999", "Migration"]))
+            lines[i] = json.dumps(rec)
+        out.append((name, ("\n".join(lines) + "\n").encode()))
+    return out
+
+
+def test_damaged_statement_metadata(small_frame: pd.DataFrame, depth: int,
+                                    tmp_path: Path) -> None:
+    survey = tmp_path / "survey.csv"
+    small_frame.to_csv(survey, index=False)
+    base = write_reference_jsonl(tmp_path / "meta", reference_questions())
+
+    @fuzz_settings(15, depth)
+    @given(changes=damaged_metadata(base))
+    @example(changes=[(META_FILES[1], b"5\n")])  # a record that is not a mapping
+    def case(changes: list[tuple[str, bytes | None]]) -> None:
+        work = Path(tempfile.mkdtemp(dir=tmp_path))
+        try:
+            meta = work / "meta"
+            shutil.copytree(base, meta)
+            for name, data in changes:
+                (meta / name).unlink(missing_ok=True)
+                if data is not None:
+                    (meta / name).write_bytes(data)
+            out = work / "catalog"
+            with watching(out) as unchanged:
+                check("survey: --statements-from",
+                      run_cli("catalog", "build", "--wvs", survey, "--out", out,
+                              "--statements-from", meta), unchanged)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
 
     case()
