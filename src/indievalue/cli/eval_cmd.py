@@ -78,7 +78,8 @@ def print_summary(summary: dict[str, Any], run_dir: Path) -> None:
 
 
 def type_text(f: FieldInfo) -> str:
-    """An option's type as a user reads it: ``int 1..500``, ``visible | demos``, ``str?``."""
+    """An option's type as a user reads it: ``int (≥1, ≤500)``, ``visible | demos``,
+    ``str | none``."""
     def name(t: Any) -> str:
         if get_origin(t) is not None and str(get_origin(t)).endswith("Literal"):
             return " | ".join(str(a) for a in get_args(t))
@@ -90,14 +91,10 @@ def type_text(f: FieldInfo) -> str:
             return " | ".join(name(a) for a in args)
         return getattr(t, "__name__", str(t))
 
-    text = name(f.annotation)
-    lo = next((getattr(m, a) for m in f.metadata for a in ("ge", "gt")
-               if getattr(m, a, None) is not None), None)
-    hi = next((getattr(m, a) for m in f.metadata for a in ("le", "lt")
-               if getattr(m, a, None) is not None), None)
-    if lo is not None or hi is not None:
-        text += f" ({'' if lo is None else lo}..{'' if hi is None else hi})"
-    return text
+    bounds = [f"{sign}{getattr(m, a)}" for m in f.metadata
+              for a, sign in (("ge", "≥"), ("gt", ">"), ("le", "≤"), ("lt", "<"))
+              if getattr(m, a, None) is not None]
+    return name(f.annotation) + (f" ({', '.join(bounds)})" if bounds else "")
 
 
 def default_text(f: FieldInfo) -> str:

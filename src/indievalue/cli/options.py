@@ -30,8 +30,9 @@ class DemographicsChoice(str, Enum):
 
 
 def default(name: str) -> str:
-    """`` [default: X]`` for the help of the flag of config field ``name``."""
-    return f" [default: {EvalConfig.model_fields[name].default}]"
+    """`` (default: X)`` for the help of the flag of config field ``name`` (the flag itself
+    defaults to None: not given)."""
+    return f" (default: {EvalConfig.model_fields[name].default})"
 
 
 CATALOG = typer.Option(..., "--catalog", help="Catalog directory.")
