@@ -1,4 +1,9 @@
-"""The held-out evaluation persons ("balanced demographic representation") and the training pool."""
+"""The held-out evaluation persons ("balanced demographic representation") and the training pool.
+
+How the persons are drawn comes from the spec's protocol (:mod:`indievalue.catalog.protocol`
+describes the steps); the constants below are the reference protocol's values, which the
+built-in WVS-7 spec carries.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from indievalue.benchmark.setups import ProbeSetup, probe_setups, probe_union
+from indievalue.catalog.protocol import Cap, group_labels, strata_groups
 from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError
 from indievalue.fsutil import atomic_write_text
@@ -40,41 +46,43 @@ def eligible_mask(cat: Catalog, setups: list[ProbeSetup]) -> np.ndarray:
     """Persons valid on every probe question of every setup with enough valid answers."""
     cols = [cat.spec.index(q) for q in probe_union(setups)]
     valid_probes = (cat.polar[:, cols] >= 0).all(axis=1)
-    return valid_probes & (cat.persons["n_valid"].to_numpy() >= MIN_VALID_ANSWERS)
+    need = cat.spec.protocol.min_valid_answers
+    return valid_probes & (cat.persons["n_valid"].to_numpy() >= need)
 
 
-def select_eval_set(cat: Catalog, size: int = DEFAULT_EVAL_SIZE, seed: int = 0) -> EvalSet:
-    """Draw the eval set the reference way: all eligible Oceania persons, a quota per other
-    continent after capping large religion groups, then ``size`` drawn from the union."""
+def select_eval_set(cat: Catalog, size: int | None = None, seed: int = 0) -> EvalSet:
+    """Draw the eval set as the spec's protocol says (for WVS-7 the reference way: all eligible
+    Oceania persons, a quota per other continent after capping large religion groups, then
+    ``size`` drawn from the union). ``size`` defaults to the protocol's."""
+    params = cat.spec.protocol.eval_set
+    size = params.size if size is None else size
     if size < 1:
         raise IndieValueError("--eval-size must be at least 1")
     check_seed(seed)
     rng = np.random.default_rng([seed, STREAM_EVALSET])
     setups = probe_setups(cat.spec)
-    persons = cat.persons
     ok = eligible_mask(cat, setups)
-    continent = persons["continent"].to_numpy(dtype=object)
-    n_demo = persons["n_valid_demographics"].to_numpy()
-    religion = cat.demographics[RELIGION_COLUMN].to_numpy() if RELIGION_COLUMN in \
-        cat.demographics else np.full(len(persons), -1)
-    oceania = np.flatnonzero(ok & (continent == OCEANIA))
-    quota = max(1, math.floor((size - min(len(oceania), size)) / len(QUOTA_CONTINENTS)) + 1)
-    cap = max(1, round(RELIGION_CAP_AT_800 * size / DEFAULT_EVAL_SIZE))
-    chosen = [oceania]
-    for cont in QUOTA_CONTINENTS:
-        pool = np.flatnonzero(ok & (continent == cont) & (n_demo >= MIN_VALID_DEMOGRAPHICS))
-        kept = [pool[~np.isin(religion[pool], CAPPED_RELIGION_CODES)]]
-        for code in CAPPED_RELIGION_CODES:
-            group = pool[religion[pool] == code]
-            kept.append(rng.choice(group, cap, replace=False) if len(group) > cap else group)
-        capped = np.sort(np.concatenate(kept))
-        if len(capped) < quota:
-            raise IndieValueError(
-                f"the catalog is too small for an eval set of {size}: {cont} has "
-                f"{len(capped)} eligible persons and needs {quota}; choose a smaller "
-                "--eval-size"
-            )
-        chosen.append(rng.choice(capped, quota, replace=False))
+    enough_demo = cat.persons["n_valid_demographics"].to_numpy() >= params.min_valid_demographics
+    take_all, groups = strata_groups(cat.spec)
+    if params.strata is None:
+        pool = np.flatnonzero(ok & enough_demo)
+        chosen = [_capped(cat, pool, params.cap, size, rng)]
+    else:
+        group = _group_index(cat, params.strata.entry, (*take_all, *groups))
+        whole = np.flatnonzero(ok & (group >= 0) & (group < len(take_all)))
+        chosen = [whole]
+        n_rest = size - min(len(whole), size)
+        quota = max(1, math.floor(n_rest / len(groups)) + 1) if groups else 0
+        for g, name in enumerate(groups, start=len(take_all)):
+            pool = np.flatnonzero(ok & (group == g) & enough_demo)
+            capped = _capped(cat, pool, params.cap, size, rng)
+            if len(capped) < quota:
+                raise IndieValueError(
+                    f"the catalog is too small for an eval set of {size}: {name} has "
+                    f"{len(capped)} eligible persons and needs {quota}; choose a smaller "
+                    "--eval-size"
+                )
+            chosen.append(rng.choice(capped, quota, replace=False))
     union = np.concatenate(chosen)
     if len(union) < size:
         raise IndieValueError(
@@ -83,6 +91,33 @@ def select_eval_set(cat: Catalog, size: int = DEFAULT_EVAL_SIZE, seed: int = 0) 
         )
     rows = rng.choice(union, size, replace=False)
     return with_halves(cat.person_ids[rows], seed)
+
+
+def _group_index(cat: Catalog, entry_id: str, names: tuple[str, ...]) -> np.ndarray:
+    """Each person's position in ``names`` by their code of strata entry ``entry_id`` (-1:
+    none of them, or missing)."""
+    entry = next(d for d in cat.spec.demographics if d.did == entry_id)
+    position = {name: i for i, name in enumerate(names)}
+    labels = group_labels(entry)
+    codes = cat.demographics[f"{entry.column}_code"].to_numpy(dtype=np.int64)
+    uniq, inverse = np.unique(codes, return_inverse=True)
+    per_code = np.array([position.get(labels.get(int(c), ""), -1) for c in uniq],
+                        dtype=np.int64)
+    return per_code[inverse.reshape(-1)] if len(uniq) else np.zeros(0, dtype=np.int64)
+
+
+def _capped(cat: Catalog, pool: np.ndarray, cap: Cap | None, size: int,
+            rng: np.random.Generator) -> np.ndarray:
+    """``pool`` (sorted rows) with each capped code group thinned to the cap, sorted."""
+    if cap is None:
+        return pool
+    codes = cat.demographics[f"{cap.column}_code"].to_numpy()
+    limit = cap.limit(size)
+    kept = [pool[~np.isin(codes[pool], cap.codes)]]
+    for code in cap.codes:
+        group = pool[codes[pool] == code]
+        kept.append(rng.choice(group, limit, replace=False) if len(group) > limit else group)
+    return np.sort(np.concatenate(kept))
 
 
 def check_seed(seed: int) -> None:

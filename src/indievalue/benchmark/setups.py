@@ -1,4 +1,8 @@
-"""The probe setups: which questions are held out as probes in each of the three setups."""
+"""The probe setups: which questions are held out as probes in each setup.
+
+How many setups and how many probes per category come from the spec's protocol
+(:mod:`indievalue.catalog.protocol`): 3 and 3 for WVS-7.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from dataclasses import dataclass
 
 from indievalue.catalog.spec import StatementSpec
 
-N_SETUPS = 3
+N_SETUPS = 3  # the reference protocol's values (WVS_PROTOCOL)
 PER_CATEGORY = 3
 
 
@@ -20,10 +24,13 @@ class ProbeSetup:
 
 
 def probe_setups(
-    spec: StatementSpec, n_setups: int = N_SETUPS, per_category: int = PER_CATEGORY
+    spec: StatementSpec, n_setups: int | None = None, per_category: int | None = None
 ) -> list[ProbeSetup]:
     """Setup k takes, inside each category (in catalog order), the questions at positions
-    ``per_category*k + j`` (j < per_category) modulo the category's size."""
+    ``per_category*k + j`` (j < per_category) modulo the category's size. ``n_setups`` and
+    ``per_category`` default to the spec's protocol."""
+    n_setups = spec.protocol.setups if n_setups is None else n_setups
+    per_category = spec.protocol.probes_per_category if per_category is None else per_category
     setups = []
     for k in range(n_setups):
         qids: list[str] = []

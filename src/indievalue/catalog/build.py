@@ -1,13 +1,20 @@
-"""Turning a WVS-7 file into a catalog directory.
+"""Turning a survey file into a catalog directory: a WVS-7 file (the built-in spec, or another
+spec without a ``survey`` section), or any person-level survey its spec describes
+(catalog/survey.py).
 
 Layout of a catalog directory (all Parquet via pyarrow):
 
 - ``persons.parquet``: person_id, country_code, country, continent, n_valid, n_valid_demographics
+  (``country_code`` holds the codes of the first demographic column: the country for WVS-7;
+  ``country`` and ``continent`` are empty for a spec without the WVS country entries)
 - ``polar.parquet`` / ``refined.parquet``: one int8 column per question (option index, -1 missing)
-- ``raw.parquet``: one int16 column per question (the raw WVS code; -99 for an empty cell)
+- ``raw.parquet``: one int16 column per question (the raw code, after the spec's ``recode``;
+  -99 for an empty cell or a value the recode does not list)
 - ``demographics.parquet``: one statement column per demographic entry (null when missing) and
   one ``<column>_code`` raw-code column per demographic column read
-- ``spec.json``: the expanded statement spec used; ``manifest.json``: provenance and counts
+- ``spec.json``: the expanded statement spec used (with its survey and protocol sections, if
+  any); ``manifest.json``: provenance and counts (and, for a survey, its name, source, citation
+  and licence)
 """
 
 from __future__ import annotations
@@ -27,6 +34,7 @@ import pyarrow.parquet as pq
 from indievalue import __version__
 from indievalue.catalog.spec import COUNTRY_ENTRY, FORMS, MAX_VALUE_CODE, StatementSpec
 from indievalue.catalog.spec_io import builtin_spec
+from indievalue.catalog.survey import read_survey
 from indievalue.catalog.wvs import WVSTable, read_wvs
 from indievalue.errors import IndieValueError
 from indievalue.fsutil import atomic_dir, write_json
@@ -105,14 +113,15 @@ def build_catalog(
     overwrite: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> BuildReport:
-    """Read ``wvs_path`` and write a catalog directory at ``out`` (atomically)."""
+    """Read ``wvs_path`` (a WVS-7 file, or the survey file ``spec`` describes when it has a
+    survey section) and write a catalog directory at ``out`` (atomically)."""
     t0 = time.perf_counter()
     spec = spec or builtin_spec()
     say = progress or (lambda _msg: None)
     wvs_path = Path(wvs_path)
     out = Path(out)
     say("reading survey file")
-    table = read_wvs(wvs_path, spec)
+    table = read_wvs(wvs_path, spec) if spec.survey is None else read_survey(wvs_path, spec)
     say("recoding answers")
     mats = value_matrices(table, spec)
     demo = demographic_arrays(table, spec)
@@ -175,6 +184,7 @@ def _matrix_table(matrix: np.ndarray, qids: list[str]) -> pa.Table:
 
 
 def _manifest(path: Path, table: WVSTable, spec: StatementSpec, n_valid: np.ndarray) -> dict:
+    survey = {} if spec.survey is None else {"survey": spec.survey.to_dict()}
     return {
         "format": CATALOG_FORMAT,
         "format_version": CATALOG_FORMAT_VERSION,
@@ -198,4 +208,5 @@ def _manifest(path: Path, table: WVSTable, spec: StatementSpec, n_valid: np.ndar
         "valid_per_person_mean": round(float(n_valid.mean()), 3),
         "valid_per_person_sd": round(float(n_valid.std(ddof=1)), 3) if len(n_valid) > 1 else 0.0,
         "persons_all_valid": int((n_valid == len(spec.questions)).sum()),
+        **survey,
     }

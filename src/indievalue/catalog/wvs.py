@@ -10,6 +10,7 @@ import codecs
 import csv
 import io
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,9 @@ MAX_CODE = 2**31 - 1
 MAX_ID = 2**53
 
 SUFFIXES = {".csv": "csv", ".sav": "sav", ".zsav": "sav", ".dta": "dta"}
+# (path, the file's column names, the needed names) -> needed name -> the file's spelling;
+# catalog/survey.py passes its own, with messages about a survey spec instead of WVS-7.
+Matcher = Callable[[Path, list[str], list[str]], dict[str, str]]
 
 
 @dataclass(frozen=True)
@@ -129,9 +133,10 @@ def _match_columns(path: Path, present: list[str], needed: list[str]) -> dict[st
     return {n: by_upper[n.upper()] for n in needed}
 
 
-def _read_csv(path: Path, needed: list[str]) -> tuple[dict[str, Any], str]:
+def _read_csv(path: Path, needed: list[str],
+              match: Matcher | None = None) -> tuple[dict[str, Any], str]:
     present, delimiter, encoding = _sniff_header(path)
-    mapping = _match_columns(path, present, needed)
+    mapping = (match or _match_columns)(path, present, needed)
     version_col = next((n for n in present if n.strip().lower() == VERSION_COLUMN), None)
     include = list(mapping.values()) + ([version_col] if version_col else [])
     types: dict[str, pa.DataType] = {c: pa.float64() for c in mapping.values()}
@@ -185,7 +190,8 @@ def _explain_arrow(message: str, present: list[str]) -> str:
 # -- SPSS / Stata ------------------------------------------------------------------------
 
 
-def _read_stat(path: Path, needed: list[str], kind: str) -> tuple[dict[str, np.ndarray], str]:
+def _read_stat(path: Path, needed: list[str], kind: str,
+               match: Matcher | None = None) -> tuple[dict[str, np.ndarray], str]:
     import pyreadstat  # local: only needed for these formats
 
     reader = pyreadstat.read_sav if kind == "sav" else pyreadstat.read_dta
@@ -194,7 +200,7 @@ def _read_stat(path: Path, needed: list[str], kind: str) -> tuple[dict[str, np.n
     except Exception as exc:  # pyreadstat raises its own error types for broken files
         raise WVSFormatError(f"{path}: cannot read as {kind.upper()} ({_short(exc)})") from None
     present = [n if isinstance(n, str) else "" for n in meta.column_names]  # corrupt files: None
-    mapping = _match_columns(path, present, needed)
+    mapping = (match or _match_columns)(path, present, needed)
     version_col = next((n for n in present if n.strip().lower() == VERSION_COLUMN), None)
     use = list(mapping.values()) + ([version_col] if version_col else [])
     try:
@@ -237,12 +243,13 @@ def _short(exc: Exception) -> str:
 # -- common ------------------------------------------------------------------------------
 
 
-def _finish(path: Path, raw: dict[str, Any], version: str) -> WVSTable:
-    n_rows = len(raw[ID_COLUMN])
+def _finish(path: Path, raw: dict[str, Any], version: str,
+            id_column: str = ID_COLUMN) -> WVSTable:
+    n_rows = len(raw[id_column])
     if n_rows == 0:
         raise WVSFormatError(f"{path}: the file has a header but no respondents")
-    if not np.all(np.isfinite(np.asarray(raw[ID_COLUMN], dtype=np.float64))):
-        raise WVSFormatError(f"{path}: column {ID_COLUMN} has empty cells")
+    if not np.all(np.isfinite(np.asarray(raw[id_column], dtype=np.float64))):
+        raise WVSFormatError(f"{path}: column {id_column} has empty cells")
     cols: dict[str, np.ndarray] = {}
     # Column by column, releasing each float column once converted: keeps the peak memory
     # near one copy of the data.
@@ -254,14 +261,14 @@ def _finish(path: Path, raw: dict[str, Any], version: str) -> WVSTable:
             raise WVSFormatError(
                 f"{path}: column {name} holds a non-integer code {v[bad][0]:g}"
             )
-        limit = MAX_ID if name == ID_COLUMN else MAX_CODE
+        limit = MAX_ID if name == id_column else MAX_CODE
         too_big = finite & (np.abs(v) > limit)
         if too_big.any():
             raise WVSFormatError(
                 f"{path}: column {name} holds an out-of-range code {v[too_big][0]:g}"
             )
         cols[name] = np.where(finite, v, BLANK_CODE).astype(np.int64)
-    ids = cols.pop(ID_COLUMN)
+    ids = cols.pop(id_column)
     _, first = np.unique(ids, return_index=True)
     keep = np.sort(first)
     n_dup = n_rows - len(keep)
