@@ -6,12 +6,17 @@ answers never match). The top ``top_k`` neighbours (ties broken by lower person 
 probe; missing votes count as a candidate that never wins a tie. Vote shares are the
 probabilities. One pass also yields the votes of every cluster size 1..``sweep``.
 
+Two engines compute the ranking, with the same neighbours in the same order: ``popcount``
+(:mod:`indievalue.predictors._popcount`: answers as one-hot bit rows, similarity as the popcount
+of their AND; the default, numpy >= 2.0) and ``matmul`` (:mod:`indievalue.predictors._matmul`:
+float32 one-hot products; the reference, and the engine where numpy lacks ``bitwise_count``).
+
 The ranked-neighbour memo (``_MEMO``) is process-wide state, kept on purpose: ranking is most of
 Resemble's cost, and the main job runs top 24 and then top 1 on the same episodes, so top 1
 reads the lists top 24 ranked instead of ranking again. What it holds, and why the order of
 runs cannot change a record:
 
-- Key: sha256 of the catalog's content hash, the pool rows, the demonstration form, the
+- Key: sha256 of the engine, the catalog's content hash, the pool rows, the demonstration form, the
   episodes' person ids and exactly what they show (the ``context`` answers); value: the (E, k)
   pool indices, best first. Least recently used entries go beyond ``MEMO_SIZE`` (64 lists of
   E x k int64, a few MB at most).
@@ -36,7 +41,9 @@ import numpy as np
 from pydantic import Field
 
 from indievalue.benchmark.episodes import Episodes
-from indievalue.catalog.spec import Form, StatementSpec
+from indievalue.catalog.spec import Form
+from indievalue.predictors._matmul import MatmulRanker
+from indievalue.predictors._popcount import AVAILABLE, PoolBits, pack
 from indievalue.predictors.base import (
     Predictions,
     Predictor,
@@ -49,8 +56,7 @@ from indievalue.predictors.base import (
 STREAM_POOL = 11
 MEMO_SIZE = 64  # ranked lists kept: one per batch of episodes (E x k ints, < 100 KB each)
 _MEMO: OrderedDict[str, np.ndarray] = OrderedDict()
-CHUNK = 128  # episodes per similarity block: bounds memory at ~P x CHUNK x 16 bytes
-FULL_TABLE_SHARE = 0.5  # above this share of statements, multiply on the whole pool table
+Engine = Literal["popcount", "matmul"]
 
 
 class ResembleOptions(PredictorOptions):
@@ -64,35 +70,14 @@ class ResembleOptions(PredictorOptions):
                        description="Also record votes for cluster sizes 1..sweep (0 = off).")
 
 
-def one_hot(matrix: np.ndarray, spec: StatementSpec, form: Form) -> np.ndarray:
-    """(N, S) float32 indicator of each answered statement; missing answers are all-zero."""
-    counts = spec.option_counts(form)
-    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    out = np.zeros((matrix.shape[0], int(counts.sum())), dtype=np.float32)
-    r, q = np.nonzero(matrix >= 0)
-    out[r, offsets[q] + matrix[r, q]] = 1.0
-    return out
-
-
-def one_hot_t(matrix: np.ndarray, spec: StatementSpec, form: Form) -> np.ndarray:
-    """``one_hot(matrix).T`` as a C-contiguous (S, N) array, built one statement row at a
-    time (fast for a large N; pass ``matrix`` column-major)."""
-    counts = spec.option_counts(form)
-    out = np.zeros((int(counts.sum()), matrix.shape[0]), dtype=np.float32)
-    row = 0
-    for q, n in enumerate(counts):
-        column = matrix[:, q]
-        for opt in range(int(n)):
-            out[row + opt] = column == opt
-        row += int(n)
-    return out
-
-
 @register_predictor("resemble")
 class ResemblePredictor(Predictor):
     Options = ResembleOptions
     gives_probabilities = True
     options: ResembleOptions
+    #: How similarities are computed; both give the same neighbours in the same order (module
+    #: docstring). Not an option: it changes the time taken, never a record or the run spec.
+    engine: Engine = "popcount" if AVAILABLE else "matmul"
 
     def fit(self, pool: TrainingPool) -> ResemblePredictor:
         rows = pool.rows
@@ -108,29 +93,23 @@ class ResemblePredictor(Predictor):
         rows = rows[np.argsort(ids, kind="stable")]  # index order = person-id order (ties)
         self._catalog = pool.catalog
         self._rows = rows
-        self._tables: dict[Form, tuple[np.ndarray, np.ndarray]] = {}
-        self._rows_key: tuple[Form, bytes] | None = None
-        self._rows_hot: np.ndarray | None = None
+        self._ranker: tuple[str, Form, PoolBits | MatmulRanker] | None = None
         return self
 
-    def _pool_tables(self, form: Form) -> tuple[np.ndarray, np.ndarray]:
-        """The pool's answers (column-major) and its transposed one-hot (S, P), for one form
-        at a time: built once per form, not per batch."""
-        if form not in self._tables:
-            self._tables.clear()
-            self._rows_key = self._rows_hot = None
-            mat = np.asfortranarray(self._catalog.matrix(form)[self._rows])
-            self._tables[form] = (mat, one_hot_t(mat, self._catalog.spec, form))
-        return self._tables[form]
-
-    def _statement_rows(self, form: Form, hot_t: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """``hot_t[rows]``, the last selection kept (consecutive chunks usually share it)."""
-        if rows.all():
-            return hot_t
-        key = (form, rows.tobytes())
-        if self._rows_key != key or self._rows_hot is None:
-            self._rows_key, self._rows_hot = key, hot_t[rows]
-        return self._rows_hot
+    def _pool_ranker(self, form: Form) -> PoolBits | MatmulRanker:
+        """The pool's table for ``form`` in this engine's layout: built once per form, not per
+        batch (the last form's only)."""
+        if self._ranker is None or self._ranker[:2] != (self.engine, form):
+            mat = self._catalog.matrix(form)[self._rows]
+            spec = self._catalog.spec
+            ranker: PoolBits | MatmulRanker
+            if self.engine == "popcount":
+                counts = spec.option_counts(form)
+                ranker = PoolBits(mat, _offsets(counts), int(counts.sum()))
+            else:
+                ranker = MatmulRanker(mat, spec, form)
+            self._ranker = (self.engine, form, ranker)
+        return self._ranker[2]
 
     def _context(self, episodes: Episodes) -> np.ndarray:
         if self.options.context == "visible":
@@ -148,7 +127,8 @@ class ResemblePredictor(Predictor):
         """
         ctx = self._context(episodes)
         key = hashlib.sha256(b"".join([
-            str(self._catalog.content_hash).encode(), self._rows.tobytes(),
+            self.engine.encode(), str(self._catalog.content_hash).encode(),
+            self._rows.tobytes(),
             episodes.demo_form.encode(), episodes.person_ids.tobytes(), ctx.tobytes(),
         ])).hexdigest()
         hit = _MEMO.get(key)
@@ -162,40 +142,11 @@ class ResemblePredictor(Predictor):
         return ranked
 
     def _rank(self, episodes: Episodes, ctx: np.ndarray, k: int) -> np.ndarray:
-        # Episodes of one person differ only in hidden questions: compute the similarity on the
-        # union of what they show once, then remove each episode's hidden matches. The result
-        # equals the per-episode similarity exactly.
-        persons, owner = np.unique(episodes.person_ids, return_inverse=True)
-        union = np.full((len(persons), ctx.shape[1]), -1, dtype=np.int8)
-        np.maximum.at(union, owner, ctx)
-        demo_form = episodes.demo_form
-        pool_mat, pool_hot_t = self._pool_tables(demo_form)
-        spec = episodes.spec
-        n_pool = len(self._rows)
-        k = min(k, n_pool)
-        out = np.empty((len(ctx), k), dtype=np.int64)
-        offsets = np.concatenate([[0], np.cumsum(spec.option_counts(demo_form))])
-        order = np.argsort(owner, kind="stable")
-        for start in range(0, len(order), CHUNK):
-            eps = order[start : start + CHUNK]
-            owners, col = np.unique(owner[eps], return_inverse=True)
-            # Only statements of questions some person of the chunk shows can match (protocol
-            # A hides the setup's probes from everyone): multiply on those rows only, unless
-            # they are most rows (then copying the pool table costs more than it saves).
-            shown = (union[owners] >= 0).any(axis=0)
-            rows = np.repeat(shown, np.diff(offsets))
-            if rows.mean() > FULL_TABLE_SHARE:
-                rows[:] = True
-            # (owners, S') @ (S', P): one row per eval person, so the ranking below works on
-            # contiguous rows. float32 sums of 0/1 up to 253 are exact.
-            base = one_hot(union[owners], spec, demo_form)[:, rows] @ \
-                self._statement_rows(demo_form, pool_hot_t, rows)
-            sim = base if len(owners) == len(eps) else base[col]  # (episodes in chunk, P)
-            hidden_e, hidden_q = np.nonzero((union[owner[eps]] >= 0) & (ctx[eps] < 0))
-            for j, q in zip(hidden_e, hidden_q, strict=True):
-                sim[j] -= pool_mat[:, q] == union[owner[eps[j]], q]
-            out[eps] = top_k_rows(sim, k)
-        return out
+        ranker = self._pool_ranker(episodes.demo_form)
+        if isinstance(ranker, MatmulRanker):
+            return ranker.rank(episodes.person_ids, ctx, k)
+        bits = pack(ctx, ranker.offsets, ranker.words)
+        return ranker.top_k(bits, k)
 
     def predict(self, episodes: Episodes) -> Predictions:
         k_top = self.options.top_k
@@ -228,18 +179,9 @@ class ResemblePredictor(Predictor):
         return Predictions(choices, probs, status=status, probe_extras=extras)
 
 
-def top_k_rows(sim: np.ndarray, k: int) -> np.ndarray:
-    """(c, k) column indices of each row's k largest values, best first; among equal values
-    the lower index (= lower person id) first. Exact for any number of ties."""
-    n = sim.shape[1]
-    threshold = np.partition(sim, n - k, axis=1)[:, n - k]  # each row's k-th largest value
-    out = np.empty((len(sim), k), dtype=np.int64)
-    for i, row in enumerate(sim):
-        above = np.flatnonzero(row > threshold[i])  # fewer than k, all in
-        tied = np.flatnonzero(row == threshold[i])[: k - len(above)]  # lowest indices first
-        chosen = np.concatenate([above, tied])
-        out[i] = chosen[np.argsort(-row[chosen], kind="stable")]
-    return out
+def _offsets(counts: np.ndarray) -> np.ndarray:
+    """First statement index of each question (statements numbered question by question)."""
+    return np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
 
 
 def _vote(cum: np.ndarray, missing: np.ndarray) -> np.ndarray:
