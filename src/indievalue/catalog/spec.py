@@ -136,6 +136,11 @@ class SurveyInfo:
                 "source": self.source, "citation": self.citation, "licence": self.licence,
                 "url": self.url, "persons": self.persons}
 
+    def note(self) -> str:
+        """The REAL label's text: what the data are, where from, how to cite them."""
+        return (f"{self.title}. Source: {self.source}. Cite: {self.citation}. Licence: "
+                f"{self.licence}.")
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SurveyInfo:
         persons = data.get("persons")

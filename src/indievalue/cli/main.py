@@ -8,6 +8,7 @@ import typer
 
 from indievalue.cli import (
     catalog_cmd,
+    datasets_cmd,
     embed_cmd,
     eval_cmd,
     report_cmd,
@@ -27,6 +28,7 @@ app = typer.Typer(
 )
 
 catalog_cmd.register(app)
+datasets_cmd.register(app)
 eval_cmd.register(app)
 run_cmd.register(app)
 report_cmd.register(app)

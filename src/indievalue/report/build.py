@@ -62,9 +62,10 @@ def _focus(runs: Sequence[Run], focus: str | Path | None) -> Run:
     raise IndieValueError(f"--focus {focus}: not one of the report's run directories")
 
 
-def build_document(runs: Sequence[Run], focus: Run,
-                   title: str) -> tuple[Document, dict[str, tb.Built]]:
-    """The report's content; also returns the tables to write as CSV (by file stem)."""
+def build_document(runs: Sequence[Run], focus: Run, title: str,
+                   real_note: str | None = None) -> tuple[Document, dict[str, tb.Built]]:
+    """The report's content; also returns the tables to write as CSV (by file stem).
+    ``real_note``: the source and citation of real survey data (the REAL banner)."""
     csvs: dict[str, tb.Built] = {}
     synthetic = any(r.synthetic for r in runs)
     intro: list[Block] = [Text(
@@ -165,8 +166,9 @@ def build_document(runs: Sequence[Run], focus: Run,
         listing.table,
         *(Details(r.name, [tb.provenance_table(r)]) for r in runs),
     ]))
-    banner = SYNTHETIC_NOTE if synthetic else None
-    return Document(title, banner, intro, sections, warnings=partial_notes(runs)), csvs
+    banner = SYNTHETIC_NOTE if synthetic else real_note
+    return Document(title, banner, intro, sections, warnings=partial_notes(runs),
+                    label="SYNTHETIC" if synthetic else "REAL"), csvs
 
 
 def partial_notes(runs: Sequence[Run]) -> list[str]:
@@ -178,14 +180,15 @@ def partial_notes(runs: Sequence[Run]) -> list[str]:
 
 def build_report(run_dirs: Sequence[str | Path], out: str | Path,
                  focus: str | Path | None = None,
-                 title: str = "indievalue report") -> ReportFiles:
+                 title: str = "indievalue report",
+                 real_note: str | None = None) -> ReportFiles:
     """Write report.md, report.html, figures/ and tables/ under ``out``."""
     runs = load_runs(run_dirs)
     chosen = _focus(runs, focus)
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise IndieValueError(f"--out {out}: exists and is not a directory")
-    doc, csvs = build_document(runs, chosen, title)
+    doc, csvs = build_document(runs, chosen, title, real_note)
     fig_dir, tab_dir = out / "figures", out / "tables"
     fig_dir.mkdir(parents=True, exist_ok=True)
     tab_dir.mkdir(parents=True, exist_ok=True)
@@ -210,7 +213,7 @@ def build_report(run_dirs: Sequence[str | Path], out: str | Path,
     md, page = out / "report.md", out / "report.html"
     atomic_write_text(md, to_markdown(doc))
     atomic_write_text(page, to_html(doc))
-    return ReportFiles(md, page, figures, written, doc.banner is not None,
+    return ReportFiles(md, page, figures, written, doc.label == "SYNTHETIC" and bool(doc.banner),
                        [f"{r.partial} ({r.name})" for r in runs if r.partial])
 
 

@@ -57,10 +57,11 @@ class Section:
 @dataclass
 class Document:
     title: str
-    banner: str | None  # the SYNTHETIC note, shown first
+    banner: str | None  # the SYNTHETIC note (or a real survey's source: label REAL), first
     intro: list[Block]
     sections: list[Section]
     warnings: list[str] = field(default_factory=list)  # shown under the banner, as loudly
+    label: str = "SYNTHETIC"  # the banner's label
 
     def images(self) -> list[Image]:
         found: list[Image] = []
@@ -119,7 +120,7 @@ def _md_blocks(blocks: list[Block], figure_dir: str, level: int) -> list[str]:
 def to_markdown(doc: Document, figure_dir: str = "figures") -> str:
     lines = [f"# {doc.title}", ""]
     if doc.banner:
-        lines += [f"> **SYNTHETIC** — {doc.banner}", ""]
+        lines += [f"> **{doc.label}** — {doc.banner}", ""]
     for warning in doc.warnings:
         lines += [f"> **{_md_text(warning)}**", ""]
     lines += _md_blocks(doc.intro, figure_dir, 2)
@@ -203,7 +204,7 @@ def to_html(doc: Document) -> str:
         f"<h1>{html.escape(doc.title)}</h1>",
     ]
     if doc.banner:
-        parts.append(f'<p class="banner" id="synthetic-banner">SYNTHETIC — '
+        parts.append(f'<p class="banner" id="{doc.label.lower()}-banner">{doc.label} — '
                      f"{html.escape(doc.banner)}</p>")
     parts += [f'<p class="banner warning">{_inline(w)}</p>' for w in doc.warnings]
     parts += _html_blocks(doc.intro)
