@@ -1,6 +1,6 @@
-"""Fuzz ``--option KEY=VALUE`` (``evaluate``, ``train value-model``), ``--set KEY=VALUE``
-(``train model``) and the integers the commands take (``--seed``, ``--eval-size``,
-``--persons``).
+"""Fuzz ``--option KEY=VALUE`` (``evaluate``, ``export batch``, ``train value-model``),
+``--set KEY=VALUE`` (``train model``) and the integers the commands take (``--seed``,
+``--eval-size``, ``--persons``).
 
 Pairs carry known and unknown keys, values of the wrong type, huge and negative numbers, NaN
 and infinities, YAML-looking text, control characters, and no ``=`` at all.
@@ -47,16 +47,29 @@ VALUES = st.one_of(
 )
 
 
+# Values each known key accepts, so that some drawn option sets are valid.
+GOOD = {"top_k": ["1", "5", "24"], "pool": ["all", "40"], "context": ["visible", "demos"],
+        "sweep": ["0", "3"], "threads": ["1"], "temperature": ["0", "0.7"], "top_p": ["1"],
+        "max_new_tokens": ["16"], "system_prompt": ["Be brief."], "lr": ["0.01"],
+        "batch_size": ["64"], "pool_size": ["all", "100"], "max_demos": ["50"],
+        "weight_decay": ["0"], "polar_weight": ["1"], "learning_rate": ["1e-4"],
+        "epochs": ["1"], "max_steps": ["2"], "seed": ["3"], "lora": ["true"], "lora_r": ["8"],
+        "precision": ["fp32"], "per_device_batch_size": ["1"], "save_total_limit": ["1"],
+        "max_length": ["512"]}
+
+
 @st.composite
 def pairs(draw: st.DrawFn, known: tuple[str, ...]) -> list[str]:
-    """A list of ``--option`` values: mostly KEY=VALUE, some without '=' or without a key."""
+    """A list of ``--option`` values: mostly KEY=VALUE (often a valid one), some without '='
+    or without a key; sometimes none at all."""
     out = []
-    for _ in range(draw(st.integers(1, 4))):
+    for _ in range(draw(st.integers(0, 4))):
         key = draw(st.sampled_from(known) if known and draw(st.integers(0, 3)) else
                    st.sampled_from(["unknown", "", " ", "top_k ", "TOP_K", "a.b"])
                    | st.text(max_size=6))
         shape = draw(st.sampled_from(["pair", "pair", "pair", "bare", "spaced"]))
-        value = draw(VALUES)
+        good = GOOD.get(key.strip())
+        value = draw(st.sampled_from(good) if good and draw(st.booleans()) else VALUES)
         out.append(f"{key}={value}" if shape == "pair" else key if shape == "bare" else
                    f" {key} = {value} ")
     return out
@@ -88,6 +101,30 @@ def test_evaluate_options(fuzz_data: FuzzData, depth: int, tmp_path: Path) -> No
                 args += ["--option", pair]
             with watching(out) as unchanged:
                 check(f"option: evaluate {name}", run_cli(*args), unchanged)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+    case()
+
+
+def test_export_batch_options(fuzz_data: FuzzData, depth: int, tmp_path: Path) -> None:
+    pytest.importorskip("openai")
+    keys = ("prompt_template", "system_prompt", "temperature", "top_p", "max_new_tokens",
+            "model", "mode")
+
+    @fuzz_settings(8, depth)
+    @given(options=pairs(keys))
+    def case(options: list[str]) -> None:
+        work = Path(tempfile.mkdtemp(dir=tmp_path))
+        try:
+            out = work / "requests.jsonl"
+            args: list[str | Path] = ["export", "batch", "--catalog", fuzz_data.catalog,
+                                      "--out", out, "--model", "stub", "--form", "polar",
+                                      "--demos", "5", "--eval-ids", fuzz_data.eval_ids_file]
+            for pair in options:
+                args += ["--option", pair]
+            with watching(out, work / "requests.plan.json") as unchanged:
+                check("option: export batch", run_cli(*args), unchanged)
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
