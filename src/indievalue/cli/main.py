@@ -11,6 +11,7 @@ from indievalue.cli import (
     datasets_cmd,
     embed_cmd,
     eval_cmd,
+    import_cmd,
     report_cmd,
     run_cmd,
     synth_cmd,
@@ -30,6 +31,7 @@ app = typer.Typer(
 catalog_cmd.register(app)
 datasets_cmd.register(app)
 eval_cmd.register(app)
+import_cmd.register(app)
 run_cmd.register(app)
 report_cmd.register(app)
 embed_cmd.register(app)
