@@ -11,11 +11,9 @@ records dropped, retyped or damaged.
 from __future__ import annotations
 
 import json
-import math
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,7 +28,8 @@ from _fuzz_support import (
     run_cli,
     watching,
 )
-from hypothesis import example, given, reject
+from _survey_damage import csv_bytes, damaged_table, stat_bytes
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from indievalue.catalog.spec_io import builtin_spec
@@ -43,122 +42,6 @@ NEEDED = ["D_INTERVIEW", *SPEC.qids, *SPEC.demographic_columns]
 # Columns whose damage matters most get drawn often; any needed column may be drawn.
 KEY_COLUMNS = ["D_INTERVIEW", "B_COUNTRY", "Q1", "Q31", "Q94", "Q260", "Q289", "version"]
 COLUMNS = st.sampled_from(KEY_COLUMNS) | st.sampled_from(NEEDED)
-
-ODD_CELLS: st.SearchStrategy[Any] = st.one_of(
-    st.sampled_from(["", " ", "NA", "nan", ".", "-", "agree", "1,5", "0x10", "1e3", "١", "∞",
-                     "TRUE", "2021-01-01", "-0", "+3", " 2 ", "1_000", "9" * 5000, "x" * 5000]),
-    st.integers(-(10**20), 10**20),
-    st.sampled_from([2**31, 2**31 - 1, -(2**31), 2**53, 2**53 + 1, 2**63, 10**400]),
-    st.floats(allow_nan=True, allow_infinity=True),
-    st.booleans(),
-    st.text(max_size=6),
-)
-
-
-@st.composite
-def damaged_table(draw: st.DrawFn, frame: pd.DataFrame) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows of ``frame`` after one to four kinds of damage."""
-    header = [str(c) for c in frame.columns]
-    rows = frame.astype(object).values.tolist()
-    for _ in range(draw(st.integers(1, 4))):
-        how = draw(st.sampled_from(["drop", "twice", "cells", "column", "dup_rows", "no_rows",
-                                    "rename", "shuffle"]))
-        if how == "drop":
-            col = draw(COLUMNS)
-            if col in header:
-                i = header.index(col)
-                header.pop(i)
-                for r in rows:
-                    r.pop(i)
-        elif how == "twice":
-            col = draw(COLUMNS)
-            if col in header:
-                i = header.index(col)
-                spelled = draw(st.sampled_from([col, col.lower(), f" {col}", f"{col} "]))
-                header.append(spelled)
-                for r in rows:
-                    r.append(draw(st.sampled_from([r[i], 1, "x"])))
-        elif how == "cells" and rows:
-            for _ in range(draw(st.integers(1, 6))):
-                r = draw(st.integers(0, len(rows) - 1))
-                c = draw(st.integers(0, len(header) - 1))
-                col = draw(COLUMNS)
-                if draw(st.booleans()) and col in header:
-                    c = header.index(col)
-                rows[r][c] = draw(ODD_CELLS)
-        elif how == "column" and rows:
-            col = draw(COLUMNS)
-            if col in header:
-                c = header.index(col)
-                value = draw(ODD_CELLS)
-                for r in rows:
-                    r[c] = value
-        elif how == "dup_rows" and rows:
-            picks = draw(st.lists(st.integers(0, len(rows) - 1), min_size=1, max_size=4))
-            rows += [list(rows[i]) for i in picks]
-        elif how == "no_rows":
-            rows = []
-        elif how == "rename":
-            i = draw(st.integers(0, len(header) - 1))
-            header[i] = draw(st.sampled_from(["", " ", "Q1", "d_interview", "Unnamed: 0"])
-                             | st.text(max_size=5))
-        else:
-            order = draw(st.permutations(range(len(header))))
-            header = [header[i] for i in order]
-            rows = [[r[i] for i in order] for r in rows]
-    return header, rows
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, float) and math.isfinite(value) and value == int(value):
-        return str(int(value))
-    return str(value)
-
-
-@st.composite
-def csv_bytes(draw: st.DrawFn, header: list[str], rows: list[list[Any]]) -> bytes:
-    """The table as CSV text with a drawn delimiter, quoting, line end and encoding."""
-    delim = draw(st.sampled_from([",", ",", ";", "\t", "|"]))
-    newline = draw(st.sampled_from(["\n", "\n", "\r\n", "\r"]))
-    quote_all = draw(st.booleans())
-
-    def field(v: Any) -> str:
-        text = _cell(v)
-        if quote_all or any(ch in text for ch in (delim, '"', "\n", "\r")):
-            return '"' + text.replace('"', '""') + '"'
-        return text
-
-    lines = [delim.join(field(h) for h in header)]
-    lines += [delim.join(field(v) for v in r) for r in rows]
-    text = newline.join(lines) + draw(st.sampled_from([newline, ""]))
-    encoding = draw(st.sampled_from(["utf-8", "utf-8", "utf-8-sig", "latin-1", "cp1252",
-                                     "utf-16", "utf-16-le", "utf-32"]))
-    data = text.encode(encoding, errors="replace")
-    if draw(st.integers(0, 4)) == 0:  # cut short anywhere
-        data = data[: draw(st.integers(0, len(data)))]
-    return data
-
-
-def _stat_bytes(header: list[str], rows: list[list[Any]], suffix: str, where: Path) -> bytes:
-    import pyreadstat
-
-    if len(set(header)) != len(header) or any(not h.isidentifier() for h in header):
-        reject()  # SPSS and Stata files cannot carry such names
-    columns = {}
-    for i, name in enumerate(header):
-        values = [r[i] for r in rows]
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-        if numeric and all(abs(v) <= 1e300 for v in values if v == v and abs(v) != math.inf):
-            columns[name] = np.array(values, dtype=np.float64)  # SPSS and Stata numbers
-        else:
-            columns[name] = np.array([_cell(v) for v in values], dtype=object)
-    frame = pd.DataFrame(columns, index=range(len(rows)))
-    path = where / f"write{suffix}"
-    try:
-        (pyreadstat.write_sav if suffix == ".sav" else pyreadstat.write_dta)(frame, str(path))
-    except Exception:
-        reject()  # a table the writer refuses is not a file a user could have
-    return path.read_bytes()
 
 
 def _build(kind: str, data: bytes, suffix: str, root: Path) -> None:
@@ -190,7 +73,7 @@ def test_damaged_csv(small_frame: pd.DataFrame, depth: int, tmp_path: Path) -> N
     @fuzz_settings(45, depth)
     @given(data=st.data())
     def case(data: st.DataObject) -> None:
-        header, rows = data.draw(damaged_table(small_frame))
+        header, rows = data.draw(damaged_table(small_frame, COLUMNS))
         _build("survey: csv", data.draw(csv_bytes(header, rows)), ".csv", tmp_path)
 
     case()
@@ -200,8 +83,8 @@ def test_damaged_spss_and_stata(small_frame: pd.DataFrame, depth: int, tmp_path:
     @fuzz_settings(15, depth)
     @given(data=st.data(), suffix=st.sampled_from([".sav", ".dta"]))
     def case(data: st.DataObject, suffix: str) -> None:
-        header, rows = data.draw(damaged_table(small_frame))
-        raw = _stat_bytes(header, rows, suffix, tmp_path)
+        header, rows = data.draw(damaged_table(small_frame, COLUMNS))
+        raw = stat_bytes(header, rows, suffix, tmp_path)
         if data.draw(st.integers(0, 3)) == 0:  # cut short
             raw = raw[: data.draw(st.integers(0, len(raw)))]
         _build(f"survey: {suffix[1:]}", raw, suffix, tmp_path)
