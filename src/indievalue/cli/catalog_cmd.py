@@ -7,19 +7,17 @@ import json
 import tempfile
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from indievalue.catalog.build import build_catalog
-from indievalue.catalog.export import export_catalog
-from indievalue.catalog.spec import StatementSpec
-from indievalue.catalog.spec_io import builtin_spec, load_reference_spec
-from indievalue.catalog.store import Catalog, render_demonstration
 from indievalue.cli.console import err, out
-from indievalue.datasets import data_file, resolve_survey
 from indievalue.errors import IndieValueError
+
+if TYPE_CHECKING:  # the library is imported by each command, so `--help` stays fast
+    from indievalue.catalog.spec import StatementSpec
 
 
 class FormChoice(str, Enum):
@@ -34,6 +32,8 @@ class ExportChoice(str, Enum):
 
 
 def load_spec(statements_from: Path | None) -> StatementSpec:
+    from indievalue.catalog.spec_io import builtin_spec, load_reference_spec
+
     return load_reference_spec(statements_from) if statements_from else builtin_spec()
 
 
@@ -76,6 +76,9 @@ def build(
 ) -> None:
     """Read a survey file and write a catalog directory (atomically): a WVS-7 file (--wvs),
     or any person-level survey a spec describes (--survey SPEC --data FILE)."""
+    from indievalue.catalog.build import build_catalog
+    from indievalue.datasets import data_file, resolve_survey
+
     if (wvs is None) == (survey is None):
         raise IndieValueError("give --wvs FILE, or --survey SPEC with --data FILE" if wvs is None
                               else "give --wvs or --survey, not both")
@@ -117,6 +120,8 @@ def info(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
 ) -> None:
     """Summarise a catalog: persons, questions, statements, categories, provenance."""
+    from indievalue.catalog.store import Catalog
+
     cat = Catalog.load(catalog)
     data = cat.info()
     if as_json:
@@ -145,6 +150,8 @@ def show(
                                       help="List the person's demographic statements first."),
 ) -> None:
     """Print one person's value statements as a predictor sees them."""
+    from indievalue.catalog.store import Catalog, render_demonstration
+
     cat = Catalog.load(catalog)
     # An unknown person or a damaged table is an error before anything is printed.
     lines = []
@@ -163,6 +170,9 @@ def export(
     out_file: Path = typer.Option(..., "--out", help="Output file."),
 ) -> None:
     """Export statement indices (csv, parquet) or statements (jsonl), one row per person."""
+    from indievalue.catalog.export import export_catalog
+    from indievalue.catalog.store import Catalog
+
     cat = Catalog.load(catalog)
     path = export_catalog(cat, form.value, fmt.value, out_file)
     synthetic_banner(cat.synthetic)

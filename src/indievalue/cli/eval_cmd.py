@@ -6,10 +6,9 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, get_args, get_origin
+from typing import TYPE_CHECKING, Any, get_args, get_origin
 
 import typer
-from pydantic.fields import FieldInfo
 from rich.table import Table
 
 from indievalue.cli.catalog_cmd import synthetic_banner
@@ -28,14 +27,12 @@ from indievalue.cli.options import (
     build_config,
     default,
 )
-from indievalue.predictors.base import (
-    PredictorStats,
-    available_predictors,
-    get_predictor,
-)
-from indievalue.runs.evaluate import Progress as ProgressFn
-from indievalue.runs.evaluate import evaluate
-from indievalue.runs.summary import score, summary_line
+
+if TYPE_CHECKING:  # the library is imported by each command, so `--help` stays fast
+    from pydantic.fields import FieldInfo
+
+    from indievalue.predictors.base import PredictorStats
+    from indievalue.runs.evaluate import Progress as ProgressFn
 
 
 @contextmanager
@@ -139,6 +136,7 @@ def register(app: typer.Typer) -> None:
         """Run a predictor on the benchmark; write spec.json, records.jsonl, summary.json/.md."""
         from indievalue.catalog.store import Catalog
         from indievalue.predictors.base import make_predictor
+        from indievalue.runs.evaluate import evaluate
 
         cfg = build_config(
             config, option, predictor=predictor, form=form, protocol=protocol, demos=demos,
@@ -158,6 +156,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print summary.json."),
     ) -> None:
         """Recompute every metric from records.jsonl (no predictor is run)."""
+        from indievalue.runs.summary import score, summary_line
+
         summary = score(run_dir)
         if as_json:
             print(json.dumps(summary.to_json(), indent=2))
@@ -172,6 +172,8 @@ def register(app: typer.Typer) -> None:
             None, help="A predictor: list its options with type, default and description."),
     ) -> None:
         """List registered predictors and their options (with NAME: one predictor in detail)."""
+        from indievalue.predictors.base import available_predictors, get_predictor
+
         if name is not None:
             cls = get_predictor(name)
             table = Table("option", "type", "default", "description",

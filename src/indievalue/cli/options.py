@@ -9,13 +9,22 @@ from __future__ import annotations
 
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from indievalue.cli.catalog_cmd import FormChoice
-from indievalue.predictors.base import parse_option_pairs
-from indievalue.runs.config import EvalConfig, make_config
+
+if TYPE_CHECKING:  # imported when a command runs: `--help` does not load the data stack
+    from indievalue.runs.config import EvalConfig
+
+#: :class:`EvalConfig`'s defaults as the help shows them, restated because runs.config imports
+#: numpy, pandas and pyarrow (tests/cli/test_startup.py checks that the two agree).
+DEFAULTS: dict[str, Any] = {
+    "protocol": "A", "demos": 200, "demo_form": "polar", "probe_form": "polar",
+    "demographics": "off", "demo_category": None, "train_continent": None, "seed": 0,
+    "eval_size": 800, "eval_ids_file": None,
+}
 
 
 class ProtocolChoice(str, Enum):
@@ -32,7 +41,7 @@ class DemographicsChoice(str, Enum):
 def default(name: str) -> str:
     """`` (default: X)`` for the help of the flag of config field ``name`` (the flag itself
     defaults to None: not given)."""
-    return f" (default: {EvalConfig.model_fields[name].default})"
+    return f" (default: {DEFAULTS[name]})"
 
 
 CATALOG = typer.Option(..., "--catalog", help="Catalog directory.")
@@ -58,6 +67,9 @@ EVAL_SIZE = typer.Option(None, "--eval-size", min=1,
 def build_config(config_file: Path | None, option: list[str], **flags: Any) -> EvalConfig:
     """One :class:`EvalConfig` from ``--config``, ``--option`` pairs and the other flags
     (keyword = config field name, or ``form``; None = not given)."""
+    from indievalue.predictors.base import parse_option_pairs
+    from indievalue.runs.config import make_config
+
     values = {k: v.value if isinstance(v, Enum) else v for k, v in flags.items()}
     values["predictor_options"] = parse_option_pairs(option) or None
     return make_config(values, config_file)

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -25,7 +25,9 @@ from indievalue.cli.options import (
     default,
 )
 from indievalue.errors import IndieValueError
-from indievalue.runs.config import EvalConfig
+
+if TYPE_CHECKING:  # imported when a command runs: `--help` does not load the data stack
+    from indievalue.runs.config import EvalConfig
 
 analyze_app = typer.Typer(
     help="The paper's analyses, one command each: each creates the runs it needs (reusing "

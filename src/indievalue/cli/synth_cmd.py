@@ -7,7 +7,9 @@ from pathlib import Path
 
 import typer
 
-from indievalue.synth.generate.default import DEFAULT_PERSONS, synth
+#: ``indievalue.synth.generate.default.DEFAULT_PERSONS``, restated: importing indievalue.synth
+#: loads numpy and scipy, which `--help` must not wait for (tests/cli/test_startup.py checks it).
+DEFAULT_PERSONS = 97_112
 
 
 def register(app: typer.Typer) -> None:
@@ -28,6 +30,7 @@ def register(app: typer.Typer) -> None:
         so every reader can tell.
         """
         from indievalue.cli.console import err
+        from indievalue.synth.generate.default import synth
 
         with err.status(f"generating {persons:,} synthetic respondents"):
             path = synth(persons, seed, out)

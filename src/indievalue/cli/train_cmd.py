@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.markup import escape
@@ -18,8 +19,9 @@ from indievalue.cli.catalog_cmd import synthetic_banner
 from indievalue.cli.console import err, new_progress, out
 from indievalue.cli.embed_cmd import value_model_cmd
 from indievalue.errors import IndieValueError
-from indievalue.training.data import DataFormat, DataRequest, build_training_data
-from indievalue.training.presets import PRESETS
+
+if TYPE_CHECKING:  # the library is imported by each command, so `--help` stays fast
+    from indievalue.training.data import DataFormat
 
 
 class FormatChoice(str, Enum):
@@ -29,6 +31,8 @@ class FormatChoice(str, Enum):
 
 
 def print_presets(as_json: bool) -> None:
+    from indievalue.training.presets import PRESETS
+
     if as_json:
         out.print_json(json.dumps([
             {"name": p.name, "paper": p.paper, "units": [u.name for u in p.units],
@@ -79,6 +83,7 @@ def data_cmd(
     """Build an IndieValueReasoner training set (chat examples + stats.json) from a catalog,
     excluding the eval persons."""
     from indievalue.catalog.store import Catalog
+    from indievalue.training.data import DataRequest, build_training_data
 
     if list_presets:
         print_presets(as_json)
