@@ -87,12 +87,14 @@ def _final(options: list[str]) -> dict[str, str]:
 
 def test_evaluate_options(fuzz_data: FuzzData, depth: int, tmp_path: Path) -> None:
     @fuzz_settings(50, depth)
-    @given(data=st.data(), name=st.sampled_from(sorted(KEYS)))
-    def case(data: st.DataObject, name: str) -> None:
+    @given(data=st.data(), name=st.sampled_from(sorted(KEYS)), existing=st.booleans())
+    def case(data: st.DataObject, name: str, existing: bool) -> None:
         options = data.draw(pairs(KEYS[name]))
         work = Path(tempfile.mkdtemp(dir=tmp_path))
         try:
-            out = work / "run"
+            # Half the cases write into a finished run of `random`: the same run resumes
+            # (nothing to do), another is refused, and a refusal leaves the run as it was.
+            out = fuzz_data.copy(fuzz_data.run, work) if existing else work / "run"
             # Only cheap predictors get a real catalog: the others stop there once their
             # options are validated (no model loading, training or network).
             catalog = fuzz_data.catalog if name in CHEAP else work / "none"

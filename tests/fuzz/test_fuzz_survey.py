@@ -44,16 +44,20 @@ KEY_COLUMNS = ["D_INTERVIEW", "B_COUNTRY", "Q1", "Q31", "Q94", "Q260", "Q289", "
 COLUMNS = st.sampled_from(KEY_COLUMNS) | st.sampled_from(NEEDED)
 
 
-def _build(kind: str, data: bytes, suffix: str, root: Path) -> None:
+def _build(kind: str, data: bytes, suffix: str, root: Path, replace: Path | None) -> None:
+    """Build from ``data``; with ``replace``, over a copy of that catalog (``--overwrite``),
+    which a failure must leave as it was."""
     case = Path(tempfile.mkdtemp(dir=root))
     try:
         src = case / f"survey{suffix}"
         src.write_bytes(data)
         out = case / "out" / "catalog"
         out.parent.mkdir()
+        if replace is not None:
+            shutil.copytree(replace, out)
         with watching(out) as unchanged:
-            result = check(kind, run_cli("catalog", "build", "--wvs", src, "--out", out),
-                           unchanged)
+            result = check(kind, run_cli("catalog", "build", "--wvs", src, "--out", out,
+                                         *(["--overwrite"] if replace else [])), unchanged)
         if result == "ok":
             cat = Catalog.load(out)
             assert 1 <= len(cat.person_ids) <= ROWS * 2
@@ -69,12 +73,14 @@ def small_frame(fuzz_data: FuzzData) -> pd.DataFrame:
     return fuzz_data.frame.head(ROWS).copy()
 
 
-def test_damaged_csv(small_frame: pd.DataFrame, depth: int, tmp_path: Path) -> None:
+def test_damaged_csv(fuzz_data: FuzzData, small_frame: pd.DataFrame, depth: int,
+                     tmp_path: Path) -> None:
     @fuzz_settings(45, depth)
-    @given(data=st.data())
-    def case(data: st.DataObject) -> None:
+    @given(data=st.data(), replace=st.booleans())
+    def case(data: st.DataObject, replace: bool) -> None:
         header, rows = data.draw(damaged_table(small_frame, COLUMNS))
-        _build("survey: csv", data.draw(csv_bytes(header, rows)), ".csv", tmp_path)
+        _build("survey: csv", data.draw(csv_bytes(header, rows)), ".csv", tmp_path,
+               fuzz_data.catalog if replace else None)
 
     case()
 
@@ -87,7 +93,7 @@ def test_damaged_spss_and_stata(small_frame: pd.DataFrame, depth: int, tmp_path:
         raw = stat_bytes(header, rows, suffix, tmp_path)
         if data.draw(st.integers(0, 3)) == 0:  # cut short
             raw = raw[: data.draw(st.integers(0, len(raw)))]
-        _build(f"survey: {suffix[1:]}", raw, suffix, tmp_path)
+        _build(f"survey: {suffix[1:]}", raw, suffix, tmp_path, None)
 
     case()
 
