@@ -217,8 +217,10 @@ def test_numbers(fuzz_data: FuzzData, command: str, depth: int, tmp_path: Path) 
     """--seed (and --eval-size, --persons) anywhere in the integers typer accepts."""
 
     @fuzz_settings(8, depth)
-    @given(seed=NUMBERS, size=NUMBERS, use_ids=st.booleans(), persons=st.integers(-3, 30))
+    @given(seed=NUMBERS, size=NUMBERS, use_ids=st.booleans(),
+           persons=st.integers(-3, 30) | st.sampled_from([10**8, 10**12]))
     @example(seed=-1, size=5, use_ids=True, persons=3)
+    @example(seed=0, size=5, use_ids=True, persons=10**8)  # more than the id scheme holds
     def case(seed: int, size: int, use_ids: bool, persons: int) -> None:
         work = Path(tempfile.mkdtemp(dir=tmp_path))
         try:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from indievalue.errors import IndieValueError
 from indievalue.synth.generate.params import SynthParams
 
 ID_MULTIPLIER = 100_000  # D_INTERVIEW = country code * 100000 + serial (serial from 1)
@@ -50,9 +51,9 @@ def _choice_rows(rng: np.random.Generator, probs: np.ndarray) -> np.ndarray:
 
 def draw_persons(p: SynthParams, n: int, rng: np.random.Generator) -> Persons:
     counts = allocate(p["country_size"].astype(np.float64), n)
-    if counts.max(initial=0) >= ID_MULTIPLIER:
-        raise ValueError(f"too many persons per country for the id scheme "
-                         f"(max {ID_MULTIPLIER - 1})")
+    if counts.max(initial=0) >= ID_MULTIPLIER:  # n is the user's --persons
+        raise IndieValueError(f"--persons {n:,}: too many persons per country for the id "
+                              f"scheme (at most {ID_MULTIPLIER - 1:,} in a country)")
     c = np.repeat(np.arange(p.n_countries), counts)
     serial = np.concatenate([np.arange(1, k + 1) for k in counts]) if n else np.zeros(0, int)
     col: dict[str, np.ndarray] = {}
