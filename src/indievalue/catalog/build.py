@@ -22,6 +22,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,6 +43,7 @@ from indievalue.fsutil import atomic_dir, write_json
 CATALOG_FORMAT = "indievalue-catalog"
 CATALOG_FORMAT_VERSION = 1
 CONTINENT_ENTRY = "B_COUNTRY_to_continent"
+WRITERS = 4  # threads writing the catalog's Parquet files (and hashing the source)
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def demographic_arrays(table: WVSTable, spec: StatementSpec) -> dict[str, pa.Arr
     out: dict[str, pa.Array] = {}
     for entry in spec.demographics:
         codes = table.columns[entry.column]
-        uniq, inverse = np.unique(codes, return_inverse=True)
+        uniq, inverse = _unique_codes(codes)
         lookup = entry.statement_table()
         texts = [lookup.get(int(c)) for c in uniq]
         dictionary = sorted({t for t in texts if t is not None})
@@ -143,20 +145,27 @@ def build_catalog(
         }
     )
     say("writing catalog")
+    demo_cols: dict[str, Any] = dict(demo)
+    for col in spec.demographic_columns:
+        demo_cols[f"{col}_code"] = pa.array(table.columns[col], type=pa.int32())
+    files: dict[str, pa.Table] = {"persons": persons}
+    for name in (*FORMS, "raw"):
+        files[name] = _matrix_table(mats[name], spec.qids)
+    files["demographics"] = pa.table(demo_cols)
     # The output place is the user's choice: a parent that is a file, a full disk or a
     # read-only folder is one readable error, not a traceback.
     try:
-        with atomic_dir(out, overwrite=overwrite) as tmp:
-            pq.write_table(persons, tmp / "persons.parquet")
-            for form in FORMS:
-                pq.write_table(_matrix_table(mats[form], spec.qids), tmp / f"{form}.parquet")
-            pq.write_table(_matrix_table(mats["raw"], spec.qids), tmp / "raw.parquet")
-            demo_cols: dict[str, Any] = dict(demo)
-            for col in spec.demographic_columns:
-                demo_cols[f"{col}_code"] = pa.array(table.columns[col], type=pa.int32())
-            pq.write_table(pa.table(demo_cols), tmp / "demographics.parquet")
+        with atomic_dir(out, overwrite=overwrite) as tmp, ThreadPoolExecutor(WRITERS) as pool:
+            # The Parquet encoders and the source's sha256 release the GIL: run them side by
+            # side (on 2 cores this takes ~0.5 s off the build).
+            source_hash = pool.submit(file_sha256, wvs_path)
+            writes = [pool.submit(pq.write_table, t, tmp / f"{name}.parquet")
+                      for name, t in files.items()]
+            for done in writes:
+                done.result()
             write_json(tmp / "spec.json", spec.to_dict())
-            write_json(tmp / "manifest.json", _manifest(wvs_path, table, spec, n_valid))
+            write_json(tmp / "manifest.json",
+                       _manifest(wvs_path, table, spec, n_valid, source_hash.result()))
     except OSError as exc:
         raise IndieValueError(f"{out}: cannot write the catalog ({_os_reason(exc)})") from None
     return BuildReport(out, len(table.person_ids), table.n_rows_read, table.n_duplicates,
@@ -174,7 +183,7 @@ def _continent_names(table: WVSTable, spec: StatementSpec) -> pa.Array:
     if entry is None or entry.mapping is None:
         return pa.nulls(n, pa.string())
     codes = table.columns[entry.column]
-    uniq, inverse = np.unique(codes, return_inverse=True)
+    uniq, inverse = _unique_codes(codes)
     names = np.array([entry.mapping.get(int(c)) for c in uniq], dtype=object)
     return pa.array(names[inverse] if n else [], type=pa.string())
 
@@ -183,7 +192,22 @@ def _matrix_table(matrix: np.ndarray, qids: list[str]) -> pa.Table:
     return pa.table({q: pa.array(matrix[:, i]) for i, q in enumerate(qids)})
 
 
-def _manifest(path: Path, table: WVSTable, spec: StatementSpec, n_valid: np.ndarray) -> dict:
+def _unique_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(codes, return_inverse=True)`` for integer codes, by table lookup when their
+    range is small (survey codes are): no sort of the whole column."""
+    if len(codes) == 0 or codes.dtype.kind not in "iu":
+        return np.unique(codes, return_inverse=True)
+    lo, hi = int(codes.min()), int(codes.max())
+    if hi - lo >= 1 << 20:
+        return np.unique(codes, return_inverse=True)
+    present = np.zeros(hi - lo + 1, dtype=bool)
+    present[codes - lo] = True
+    rank = np.cumsum(present) - 1
+    return np.flatnonzero(present) + lo, rank[codes - lo]
+
+
+def _manifest(path: Path, table: WVSTable, spec: StatementSpec, n_valid: np.ndarray,
+              source_sha256: str) -> dict:
     survey = {} if spec.survey is None else {"survey": spec.survey.to_dict()}
     return {
         "format": CATALOG_FORMAT,
@@ -192,7 +216,7 @@ def _manifest(path: Path, table: WVSTable, spec: StatementSpec, n_valid: np.ndar
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "synthetic": table.synthetic,
         "source_file": path.name,
-        "source_sha256": file_sha256(path),
+        "source_sha256": source_sha256,
         "source_version_label": table.version_label,
         "spec_version": spec.version,
         "spec_hash": spec.content_hash,
