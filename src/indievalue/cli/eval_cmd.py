@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, get_args, get_origin
 import typer
 from rich.table import Table
 
-from indievalue.cli.catalog_cmd import synthetic_banner
+from indievalue.cli.catalog_cmd import real_banner, synthetic_banner
 from indievalue.cli.console import new_progress, out
 from indievalue.cli.options import (
     CATALOG,
@@ -149,6 +149,7 @@ def register(app: typer.Typer) -> None:
         with progress_bar(f"{cfg.predictor} ({cfg.probe_form})") as update:
             summary = evaluate(cat, cfg, out_dir, predictor=pred, progress=update)
         print_summary(summary, out_dir)
+        real_banner(cat.spec)
 
     @app.command("score")
     def score_cmd(
