@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -80,3 +81,23 @@ def small_catalog(tmp_path_factory: pytest.TempPathFactory, small_csv: Path) -> 
     build_catalog(small_csv, out)
     return out
 
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """SmolLM2 behind ``python -m llama_cpp.server`` on a loopback port, started once per
+    session (``llama_server_support.py``); yields the base URL. Skips without the server extra
+    or the model."""
+    from llama_server_support import ServerFailed, missing_server_module, serve
+    from smollm2_support import smollm2_gguf
+
+    missing = missing_server_module()
+    if missing is not None:
+        pytest.skip(f"llama-cpp-python[server] is not installed (no {missing})")
+    gguf = smollm2_gguf()
+    with contextlib.ExitStack() as stack:
+        try:
+            base_url = stack.enter_context(
+                serve(gguf, tmp_path_factory.mktemp("llama-server") / "server.log"))
+        except ServerFailed as exc:
+            pytest.fail(str(exc))
+        yield base_url

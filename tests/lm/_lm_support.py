@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import re
-import socket
 import subprocess
 import threading
 import time
@@ -116,12 +115,6 @@ def run_cli(args: list[str | Path], timeout: float = 600,
     cmd = [*indievalue_command(), *map(str, args)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                           env={**os.environ, "COLUMNS": "200", **(env or {})})
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- an OpenAI-compatible stub with fault injection ------------------------------------------------

