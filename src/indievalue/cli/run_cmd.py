@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 from rich.markup import escape
 
+from indievalue.cli.options import EVAL_SIZE
+
 
 def register(app: typer.Typer) -> None:
     @app.command("run")
@@ -21,6 +23,7 @@ def register(app: typer.Typer) -> None:
             None, "--data", help="The data file of a --survey spec of your own."),
         out_dir: Path = typer.Option(Path("runs/main"), "--out", help="Output directory."),
         seed: int = typer.Option(0, "--seed", help="Seed for the eval set and all draws."),
+        eval_size: int | None = EVAL_SIZE,
     ) -> None:
         """Build (or reuse) the catalog, draw the eval set, run every statistical baseline on
         polar and refined statements, and print the comparison table."""
@@ -33,8 +36,9 @@ def register(app: typer.Typer) -> None:
                 "bold green" if text.startswith("REAL") else None
             err.print(escape(text), style=style)
 
-        result = run_main_job(wvs=wvs, out=out_dir, seed=seed, survey=survey, data=data,
-                              progress=progress_bar, status=err.status, log=log)
+        result = run_main_job(wvs=wvs, out=out_dir, seed=seed, eval_size=eval_size,
+                              survey=survey, data=data, progress=progress_bar,
+                              status=err.status, log=log)
         label = "SYNTHETIC population — " if result.synthetic else \
             "REAL data — " if result.real_note else ""
         title = f"{label}accuracy (%), {result.setting}"
