@@ -25,7 +25,7 @@ EVAL_SIZE = 30
 REPORTS: list[tuple[Path, list[str]]] = []
 
 
-def fake_report(out: Path, keys: list[str], status: Any = None) -> Path:
+def fake_report(out: Path, keys: list[str], status: Any = None, **loaded: Any) -> Path:
     """The HTML report has its own tests (tests/report); here only its inputs are checked."""
     REPORTS.append((out, keys))
     return out / "report" / "report.html"

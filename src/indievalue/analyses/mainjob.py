@@ -18,11 +18,11 @@ instead of ranking again. The order changes the time taken, not the records.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from indievalue.analyses.common import ProgressFactory
 from indievalue.benchmark.evalset import select_eval_set, write_eval_ids
@@ -36,6 +36,9 @@ from indievalue.predictors.base import get_predictor
 from indievalue.report.document import Document, Table, Text, to_markdown
 from indievalue.runs.config import EvalConfig
 from indievalue.runs.evaluate import evaluate
+
+if TYPE_CHECKING:
+    from indievalue.report.runs import Run
 
 #: Given a message, a context manager shown while a slow step runs (the CLI's spinner).
 StatusFactory = Callable[[str], AbstractContextManager[Any]]
@@ -198,21 +201,24 @@ def run_main_job(wvs: Path | None, out: Path, seed: int = 0, eval_size: int | No
                     label=plan.label, progress=update)
     summaries = {p.key: summaries[p.key] for p in plans}  # display order
     dirs = [run_dir(out, p.key, form) for p in plans for form in FORMS]
-    table = comparison(dirs)
+    from indievalue.report.runs import load_runs
+
+    runs = load_runs(dirs)  # read once, for the table and the report (records are 25 MB a run)
+    table = comparison(runs)
     table_file = out / TABLE_FILE
     atomic_write_text(table_file, table_markdown(table, cat.synthetic, real_note, setting,
                                                  cat.spec.protocol.setups))
-    report = write_report(out, [p.key for p in plans], status)
+    report = write_report(out, [p.key for p in plans], status, runs=runs, catalog=cat)
     return MainJobResult(summaries, {p.key: p.label for p in plans}, table, table_file,
                          out / "runs", cat.synthetic, report, dirs, setting, real_note)
 
 
-def comparison(dirs: list[Path]) -> Table:
-    """The Table-3 comparison of run directories, as the report renders it."""
-    from indievalue.report.runs import load_runs
+def comparison(runs: Sequence[Run]) -> Table:
+    """The Table-3 comparison of runs (loaded with :func:`~indievalue.report.runs.load_runs`),
+    as the report renders it."""
     from indievalue.report.tables import comparison_rows, comparison_table
 
-    return comparison_table(comparison_rows(load_runs(dirs))).table
+    return comparison_table(comparison_rows(runs)).table
 
 
 def table_markdown(table: Table, synthetic: bool, real_note: str | None = None,
@@ -227,17 +233,19 @@ def table_markdown(table: Table, synthetic: bool, real_note: str | None = None,
     return to_markdown(doc)
 
 
-def write_report(out: Path, keys: list[str], status: StatusFactory = _quiet) -> Path:
+def write_report(out: Path, keys: list[str], status: StatusFactory = _quiet, *,
+                 runs: Sequence[Run] | None = None, catalog: Catalog | None = None) -> Path:
     """The report of the main job's runs (``out/report/``); groups plotted for the strongest
     statistical baseline on polar statements; a real survey's catalog gives it the REAL banner
-    with the source and citation. Returns the HTML file."""
+    with the source and citation. Returns the HTML file. ``runs`` and ``catalog``: already
+    loaded (the runs of ``keys`` in order, ``out/catalog``), so they are not read again."""
     from indievalue.report.build import build_report
 
     dirs = [run_dir(out, key, form) for key in keys for form in FORMS]
     focus = next((d for d in dirs if d.name == "resemble-top24-polar"), None)
-    cat = Catalog.load(out / "catalog")
+    cat = catalog if catalog is not None else Catalog.load(out / "catalog")
     real_note = cat.spec.survey.note() if cat.spec.survey and not cat.synthetic else None
     with status("writing the report"):
         files = build_report(dirs, out / "report", focus=focus, title=TITLE,
-                             real_note=real_note)
+                             real_note=real_note, runs=runs)
     return files.html

@@ -181,9 +181,12 @@ def partial_notes(runs: Sequence[Run]) -> list[str]:
 def build_report(run_dirs: Sequence[str | Path], out: str | Path,
                  focus: str | Path | None = None,
                  title: str = "indievalue report",
-                 real_note: str | None = None) -> ReportFiles:
-    """Write report.md, report.html, figures/ and tables/ under ``out``."""
-    runs = load_runs(run_dirs)
+                 real_note: str | None = None,
+                 runs: Sequence[Run] | None = None) -> ReportFiles:
+    """Write report.md, report.html, figures/ and tables/ under ``out``. ``runs``: the
+    directories already loaded with :func:`load_runs` (their records are then not read
+    again)."""
+    runs = load_runs(run_dirs) if runs is None else runs
     chosen = _focus(runs, focus)
     out = Path(out)
     if out.exists() and not out.is_dir():
