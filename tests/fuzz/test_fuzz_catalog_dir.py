@@ -89,7 +89,7 @@ def _command(which: str, catalog: Path, work: Path, fuzz: FuzzData) -> tuple[lis
 
 @pytest.mark.parametrize("which", COMMANDS)
 def test_damaged_catalog(fuzz_data: FuzzData, which: str, depth: int, tmp_path: Path) -> None:
-    @fuzz_settings(6, depth)
+    @fuzz_settings(5, depth)
     @given(changes=damage(fuzz_data.catalog, fuzz_data.other_catalog))
     def case(changes: list[tuple[str, str, bytes | None]]) -> None:
         work = Path(tempfile.mkdtemp(dir=tmp_path))

@@ -116,7 +116,7 @@ def _one(kind: str, args: list[Any], out: Path) -> None:
 
 
 def test_evaluate_config(fuzz_data: FuzzData, depth: int, tmp_path: Path) -> None:
-    @fuzz_settings(30, depth)
+    @fuzz_settings(25, depth)
     @given(raw=yaml_file(predictor_config()), with_predictor=st.booleans())
     @example(raw=b"\xad", with_predictor=False)  # not UTF-8
     @example(raw=b"true: 1\n", with_predictor=False)  # a key that is not a string

@@ -53,7 +53,7 @@ def ids_file(draw: st.DrawFn, known: list[int]) -> bytes:
 
 
 def test_evaluate_eval_ids(fuzz_data: FuzzData, depth: int, tmp_path: Path) -> None:
-    @fuzz_settings(30, depth)
+    @fuzz_settings(20, depth)
     @given(raw=ids_file([*fuzz_data.eval_ids, fuzz_data.eval_ids[0] + 3]),
            predictor=st.sampled_from(["random", "majority", "resemble"]))
     def case(raw: bytes, predictor: str) -> None:

@@ -86,7 +86,7 @@ def _final(options: list[str]) -> dict[str, str]:
 
 
 def test_evaluate_options(fuzz_data: FuzzData, depth: int, tmp_path: Path) -> None:
-    @fuzz_settings(50, depth)
+    @fuzz_settings(40, depth)
     @given(data=st.data(), name=st.sampled_from(sorted(KEYS)), existing=st.booleans())
     def case(data: st.DataObject, name: str, existing: bool) -> None:
         options = data.draw(pairs(KEYS[name]))

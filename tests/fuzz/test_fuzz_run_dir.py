@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from _fuzz_support import (
+    AWAITING,
     JSON_VALUES,
     FuzzData,
     check,
@@ -94,7 +95,9 @@ def _apply(run: Path, changes: list[tuple[str, bytes | None]]) -> None:
 COMMANDS = [
     pytest.param("score", 15, id="score"),
     pytest.param("score-json", 6, id="score-json"),
-    pytest.param("resume", 10, id="resume"),
+    pytest.param("resume", 10, id="resume", marks=pytest.mark.xfail(
+        strict=False, reason=f"{AWAITING}: evaluate resumes a run directory that lost "
+        "eval_ids.txt, writes its records, then fails")),
     pytest.param("report", 3, id="report"),
 ]
 
@@ -106,6 +109,7 @@ def test_damaged_run_directory(fuzz_data: FuzzData, which: str, examples: int, d
     @given(changes=damage(fuzz_data.run))
     @example(changes=[("spec.json", b"[]")])
     @example(changes=[("records.jsonl", b'{"person_id": 1}\n')])
+    @example(changes=[("records.jsonl", None), ("eval_ids.txt", None)])
     def case(changes: list[tuple[str, bytes | None]]) -> None:
         work = Path(tempfile.mkdtemp(dir=tmp_path))
         try:

@@ -75,7 +75,7 @@ def small_frame(fuzz_data: FuzzData) -> pd.DataFrame:
 
 def test_damaged_csv(fuzz_data: FuzzData, small_frame: pd.DataFrame, depth: int,
                      tmp_path: Path) -> None:
-    @fuzz_settings(45, depth)
+    @fuzz_settings(35, depth)
     @given(data=st.data(), replace=st.booleans())
     def case(data: st.DataObject, replace: bool) -> None:
         header, rows = data.draw(damaged_table(small_frame, COLUMNS))
@@ -86,7 +86,7 @@ def test_damaged_csv(fuzz_data: FuzzData, small_frame: pd.DataFrame, depth: int,
 
 
 def test_damaged_spss_and_stata(small_frame: pd.DataFrame, depth: int, tmp_path: Path) -> None:
-    @fuzz_settings(15, depth)
+    @fuzz_settings(12, depth)
     @given(data=st.data(), suffix=st.sampled_from([".sav", ".dta"]))
     def case(data: st.DataObject, suffix: str) -> None:
         header, rows = data.draw(damaged_table(small_frame, COLUMNS))

@@ -65,7 +65,7 @@ def test_damaged_survey_data(survey: str, depth: int, tmp_path: Path) -> None:
     columns = st.sampled_from([spec.survey.id_column, spec.qids[0], spec.demographic_columns[0]])
     columns = columns | st.sampled_from(needed)
 
-    @fuzz_settings(15, depth)
+    @fuzz_settings(10, depth)
     @given(data=st.data(), suffix=st.sampled_from([".csv", ".csv", ".parquet", ".sav", ".dta"]))
     def case(data: st.DataObject, suffix: str) -> None:
         header, rows = data.draw(damaged_table(frame, columns))
@@ -137,7 +137,7 @@ def test_damaged_survey_spec(depth: int, tmp_path: Path) -> None:
     data = tmp_path / "bfi.csv"
     survey_frame(spec, ROWS, seed=6).to_csv(data, index=False)
 
-    @fuzz_settings(25, depth)
+    @fuzz_settings(20, depth)
     @given(raw=damaged_spec(text))
     @example(raw=text.encode())  # the shipped spec itself builds
     @example(raw=b"- 1\n- 2\n")  # not a mapping
