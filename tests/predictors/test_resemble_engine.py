@@ -17,7 +17,7 @@ from indievalue.benchmark.evalset import select_eval_set, training_rows, write_e
 from indievalue.benchmark.setups import probe_setups
 from indievalue.catalog.spec import Form
 from indievalue.catalog.store import Catalog
-from indievalue.predictors import TrainingPool, make_predictor, resemble
+from indievalue.predictors import TrainingPool, _popcount, make_predictor, resemble
 from indievalue.predictors._matmul import MatmulRanker, one_hot
 from indievalue.predictors._popcount import AVAILABLE, PoolBits, pack
 from indievalue.predictors.resemble import ResemblePredictor
@@ -106,6 +106,7 @@ def one_hot_row(answers: np.ndarray, cat: Catalog, form: Form) -> np.ndarray:
     ("refined", {"top_k": 5, "sweep": 12, "context": "demos"}, {"demos": 30}),
     ("polar", {"top_k": 3, "sweep": 8, "pool": 40}, {"protocol": "B", "demos": 50}),
     ("refined", {"top_k": 50, "sweep": 60, "pool": 30}, {}),  # more neighbours than the pool
+    ("polar", {"top_k": 24, "sweep": 35}, {"demos": 0}),  # nothing shown: every person ties
 ])
 def test_same_predictions(random_catalog: tuple[Catalog, np.ndarray], form: Form,
                           options: dict[str, object], kw: dict[str, object]) -> None:
@@ -145,13 +146,16 @@ def test_same_records(random_catalog: tuple[Catalog, np.ndarray], form: Form,
     resemble._MEMO.clear()
 
 
+@pytest.mark.parametrize("row_by_row", [0, 10**9])  # the many-ties path always / never
 @pytest.mark.parametrize(("persons", "questions", "k"), [
     (3000, 300, 40),  # more than 255 questions: 16-bit counts
     (2500, 60, 24),  # few questions: many equal similarities
     (700, 253, 35),  # a pool smaller than one column group
     (9, 20, 9),  # every pool person
 ])
-def test_engine_against_brute_force(persons: int, questions: int, k: int) -> None:
+def test_engine_against_brute_force(persons: int, questions: int, k: int, row_by_row: int,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_popcount, "MANY_TIES", row_by_row)
     rng = np.random.default_rng(persons + questions)
     counts = rng.integers(2, 7, size=questions)
     offsets = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
@@ -160,6 +164,7 @@ def test_engine_against_brute_force(persons: int, questions: int, k: int) -> Non
     pool[persons // 2 : persons // 2 + persons // 10] = pool[: persons // 10]  # ties
     eps = (rng.random((40, questions)) * counts).astype(np.int8)
     eps[rng.random(eps.shape) < 0.4] = -1
+    eps[0] = -1  # shows nothing: every pool person ties at 0
     bits = PoolBits(pool, offsets, int(counts.sum()))
     got = bits.top_k(pack(eps, offsets, bits.words), k)
     sim = ((pool[None, :, :] == eps[:, None, :]) & (eps[:, None, :] >= 0)).sum(axis=2)

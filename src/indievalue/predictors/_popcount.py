@@ -9,8 +9,11 @@ integer as the dot product of their one-hot rows, at 1 bit instead of 32 per sta
 Ranking keeps each row's ``k`` largest similarities, best first, ties to the lower column index,
 without sorting the whole row: the ``k``-th largest of the maxima of ``GROUPS`` disjoint column
 groups is a lower bound of the row's ``k``-th largest value (``k`` groups reach it, each through a
-different column), so only the columns at or above it are sorted, and the first ``k`` of them in
-(similarity descending, column ascending) order are exactly the top ``k``.
+different column), so only the columns at or above it are candidates (~45 per row for k = 35
+on the WVS-7 pool). A histogram of their similarities gives the exact ``k``-th value ``t``; the
+candidates above ``t`` and the lowest-indexed ones equal to ``t`` are the top ``k``, sorted by
+(similarity descending, column ascending). When most columns tie (an episode that shows
+nothing), the chunk is ranked row by row in linear time instead.
 
 Needs ``numpy.bitwise_count`` (numpy >= 2.0); :data:`AVAILABLE` says whether it is there.
 
@@ -33,6 +36,7 @@ PACK_ROWS = 8192  # rows packed at a time (a bool block of 8192 x bits, a few MB
 EPISODES = 16  # episodes per similarity chunk (one thread's unit of work)
 BLOCK = 8192  # pool persons per pass: the (EPISODES, BLOCK) uint64 scratch is 1 MiB
 GROUPS = 1024  # column groups for the ranking's lower bound (>= the largest k, 500)
+MANY_TIES = 8  # candidates per neighbour beyond which a chunk is ranked row by row
 MAX_WORKERS = 8
 
 
@@ -134,10 +138,33 @@ def top_k_rows(sim: np.ndarray, n: int, k: int) -> np.ndarray:
         bound = np.partition(group_max, GROUPS - k, axis=1)[:, GROUPS - k]
     else:
         bound = np.partition(sim[:, :n], n - k, axis=1)[:, n - k]
-    rows, cols = np.nonzero(sim[:, :n] >= bound[:, None])  # row-major: columns ascending
-    top = int(np.iinfo(sim.dtype).max)
-    key = rows.astype(np.int64) * (top + 1) + (top - sim[rows, cols])
-    order = np.argsort(key, kind="stable")  # row, then similarity descending, then column
-    counts = np.bincount(rows, minlength=c)  # >= k in every row
-    first = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    return cols[order[first[:, None] + np.arange(k)]]
+    candidate = sim[:, :n] >= bound[:, None]
+    if np.count_nonzero(candidate) > MANY_TIES * c * k:  # e.g. nothing shown: all columns tie
+        return np.stack([_top_k_row(row, k) for row in sim[:, :n]])
+    rows, cols = np.nonzero(candidate)  # row-major: columns ascending
+    vals = sim[rows, cols].astype(np.int64)
+    # Each row's k-th largest value t, from a histogram of its candidates (never a sort of
+    # them all: with many equal similarities, e.g. nothing shown, every column is one).
+    top = int(vals.max())
+    hist = np.bincount(rows * (top + 1) + vals, minlength=c * (top + 1)).reshape(c, top + 1)
+    at_least = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]  # [r, v]: candidates >= v
+    t = (at_least >= k).sum(axis=1) - 1
+    above = np.where(t < top, at_least[np.arange(c), np.minimum(t + 1, top)], 0)
+    # all candidates above t, and the first k - above of those equal to t (lowest columns)
+    tied = vals == t[rows]
+    rank = np.cumsum(tied) - tied  # ties before this one, counted over all rows
+    first = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=c))[:-1]])
+    rank -= rank[first][rows]  # ... within its row
+    keep = np.flatnonzero((vals > t[rows]) | (tied & (rank < (k - above)[rows])))
+    # exactly k per row: order them by row, similarity descending, column ascending
+    key = rows[keep] * (top + 1) + (top - vals[keep])
+    order = keep[np.argsort(key, kind="stable")]
+    return cols[order].reshape(c, k)
+
+
+def _top_k_row(row: np.ndarray, k: int) -> np.ndarray:
+    """:func:`top_k_rows` of one row, in time linear in its length however many values tie."""
+    t = np.partition(row, len(row) - k)[len(row) - k]
+    above = np.flatnonzero(row > t)  # fewer than k, all in
+    chosen = np.concatenate([above, np.flatnonzero(row == t)[: k - len(above)]])
+    return chosen[np.argsort(-row[chosen].astype(np.int64), kind="stable")]
