@@ -7,6 +7,7 @@ How many setups and how many probes per category come from the spec's protocol
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from indievalue.catalog.spec import StatementSpec
 
@@ -52,3 +53,22 @@ def probe_setups(
 def probe_union(setups: list[ProbeSetup]) -> list[str]:
     """Distinct probe questions over all setups, in first-seen order."""
     return list(dict.fromkeys(q for s in setups for q in s.qids))
+
+
+def protocol_summary(spec: StatementSpec) -> dict[str, Any]:
+    """What ``indievalue datasets check`` prints about a valid spec: its size, fairness
+    dimensions and the benchmark its protocol gives (setups, demonstrations, eval-set size)."""
+    return {
+        "version": spec.version,
+        "survey": spec.survey.name if spec.survey else "WVS-7",
+        "value_questions": len(spec.questions),
+        "categories": len(spec.categories),
+        "polar_statements": spec.n_statements("polar"),
+        "refined_statements": spec.n_statements("refined"),
+        "demographic_entries": len(spec.demographics),
+        "fairness_dimensions": [d.dimension for d in spec.demographics if d.dimension],
+        "setups": [list(s.qids) for s in probe_setups(spec)],
+        "demos": spec.protocol.demos,
+        "eval_size": spec.protocol.eval_set.size,
+        "content_hash": spec.content_hash,
+    }

@@ -354,27 +354,6 @@ def _demographic(e: DemographicModel, parts: _Parts, root: Traversable,
                             map_name=map_name)
 
 
-def spec_summary(spec: StatementSpec) -> dict[str, Any]:
-    """What ``indievalue datasets check`` prints about a valid spec."""
-    from indievalue.benchmark.setups import probe_setups
-
-    setups = probe_setups(spec)
-    return {
-        "version": spec.version,
-        "survey": spec.survey.name if spec.survey else "WVS-7",
-        "value_questions": len(spec.questions),
-        "categories": len(spec.categories),
-        "polar_statements": spec.n_statements("polar"),
-        "refined_statements": spec.n_statements("refined"),
-        "demographic_entries": len(spec.demographics),
-        "fairness_dimensions": [d.dimension for d in spec.demographics if d.dimension],
-        "setups": [list(s.qids) for s in setups],
-        "demos": spec.protocol.demos,
-        "eval_size": spec.protocol.eval_set.size,
-        "content_hash": spec.content_hash,
-    }
-
-
 # -- the reference implementation's JSONL metadata ---------------------------------------
 
 

@@ -43,10 +43,11 @@ def check_cmd(
 ) -> None:
     """Validate a survey spec and summarise it (questions, statements, setups, eval set);
     a broken spec is one error line naming the file, the entry and the rule."""
-    from indievalue.catalog.spec_io import load_spec, spec_summary
+    from indievalue.benchmark.setups import protocol_summary
+    from indievalue.catalog.spec_io import load_spec
     from indievalue.cli.console import out
 
-    summary = spec_summary(load_spec(spec))
+    summary = protocol_summary(load_spec(spec))
     if as_json:
         print(json.dumps(summary, indent=2, ensure_ascii=False))
         return
