@@ -37,8 +37,10 @@ def test_help_mentions_formats() -> None:
 
 
 def test_bad_extension_is_one_line_error(tmp_path: Path) -> None:
+    from indievalue.synth.generate.default import synth
+
     with pytest.raises(IndieValueError) as exc:
-        synth_cmd.synth(10, 0, tmp_path / "x.parquet")
+        synth(10, 0, tmp_path / "x.parquet")
     assert "\n" not in str(exc.value)
 
 
