@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from indievalue.catalog.spec import StatementSpec
@@ -263,14 +264,25 @@ def _finish(path: Path, raw: dict[str, Any], version: str,
     # Column by column, releasing each float column once converted: keeps the peak memory
     # near one copy of the data.
     for name in list(raw):
-        v = np.asarray(raw.pop(name), dtype=np.float64)
+        column = raw.pop(name)
+        limit = MAX_ID if name == id_column else MAX_CODE
+        if (isinstance(column, pa.ChunkedArray) and pa.types.is_integer(column.type)
+                and name != id_column):  # ids keep the float path: ids past 2**53 round there
+            # Read as integers (the CSV reader's first try): only the range is left to check.
+            ints = np.asarray(pc.fill_null(column, BLANK_CODE), dtype=np.int64)
+            out = (ints > limit) | (ints < -limit)
+            if out.any():
+                raise WVSFormatError(
+                    f"{path}: column {name} holds an out-of-range code {ints[out][0]:g}")
+            cols[name] = ints
+            continue
+        v = np.asarray(column, dtype=np.float64)
         finite = np.isfinite(v)
         bad = finite & (v != np.round(v))
         if bad.any():
             raise WVSFormatError(
                 f"{path}: column {name} holds a non-integer code {v[bad][0]:g}"
             )
-        limit = MAX_ID if name == id_column else MAX_CODE
         too_big = finite & (np.abs(v) > limit)
         if too_big.any():
             raise WVSFormatError(
