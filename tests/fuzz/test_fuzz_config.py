@@ -13,10 +13,8 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from _fuzz_support import (
-    AWAITING,
     FuzzData,
     check,
     damaged_bytes,
@@ -142,8 +140,6 @@ def test_evaluate_config(fuzz_data: FuzzData, depth: int, tmp_path: Path) -> Non
     case()
 
 
-@pytest.mark.xfail(strict=False, reason=f"{AWAITING}: analyze leaves an empty --out behind "
-                   "when the eval set cannot be drawn")
 def test_analyze_config(fuzz_data: FuzzData, depth: int, tmp_path: Path) -> None:
     @fuzz_settings(10, depth)
     @given(raw=yaml_file(predictor_config()),
@@ -178,8 +174,6 @@ def train_config(draw: st.DrawFn) -> Any:
     return draw(st.dictionaries(keys, VALUES, max_size=5))
 
 
-@pytest.mark.xfail(strict=False, reason=f"{AWAITING}: training/config.py lets a non-string key "
-                   "or a file that is not UTF-8 through as a traceback")
 def test_train_config(fuzz_data: FuzzData, depth: int, tmp_path: Path) -> None:
     @fuzz_settings(12, depth)
     @given(raw=yaml_file(train_config()))

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 from _fuzz_support import (
-    AWAITING,
     JSON_VALUES,
     FuzzData,
     check,
@@ -95,9 +94,7 @@ def _apply(run: Path, changes: list[tuple[str, bytes | None]]) -> None:
 COMMANDS = [
     pytest.param("score", 15, id="score"),
     pytest.param("score-json", 6, id="score-json"),
-    pytest.param("resume", 10, id="resume", marks=pytest.mark.xfail(
-        strict=False, reason=f"{AWAITING}: evaluate resumes a run directory that lost "
-        "eval_ids.txt, writes its records, then fails")),
+    pytest.param("resume", 10, id="resume"),
     pytest.param("report", 3, id="report"),
 ]
 

@@ -48,9 +48,10 @@ def open_catalog(catalog: Catalog | str | Path) -> Catalog:
 
 def eval_ids_file(cat: Catalog, out: Path, eval_size: int, seed: int) -> Path:
     """Draw the eval set (deterministic in the seed) and write it to ``out/eval_ids.txt``."""
+    ids = select_eval_set(cat, eval_size, seed).person_ids  # before anything is created
     out.mkdir(parents=True, exist_ok=True)
     path = out / EVAL_IDS
-    write_eval_ids(path, select_eval_set(cat, eval_size, seed).person_ids)
+    write_eval_ids(path, ids)
     return path
 
 

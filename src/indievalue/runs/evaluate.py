@@ -27,7 +27,12 @@ from indievalue.predictors.base import (
     make_predictor,
 )
 from indievalue.runs.config import EvalConfig
-from indievalue.runs.files import new_spec_file, read_spec_file, write_spec_file
+from indievalue.runs.files import (
+    new_spec_file,
+    read_eval_ids_file,
+    read_spec_file,
+    write_spec_file,
+)
 from indievalue.runs.records import RecordWriter, encode_episodes, episode_number, recover
 from indievalue.runs.spec import RunSpec, eval_ids_digest
 from indievalue.runs.summary import GROUPS_FILE, SPEC_FILE, score_run
@@ -50,6 +55,7 @@ def _prepare_dir(out: Path, spec: RunSpec) -> bool:
             raise IndieValueError(
                 f"{out} holds a different run (differs in: {', '.join(diff)}); "
                 "choose another --out or remove it")
+        read_eval_ids_file(out, spec)  # a resumed run keeps the eval persons it started with
         return True
     if out.exists() and any(out.iterdir()):
         raise IndieValueError(f"{out} exists and is not a run directory; choose another --out")

@@ -113,11 +113,14 @@ def load_train_config(path: str | Path | None = None, overrides: dict[str, Any] 
             data = yaml.safe_load(p.read_text(encoding="utf-8")) or {}
         except FileNotFoundError:
             raise IndieValueError(f"{p}: no such file") from None
-        except (OSError, yaml.YAMLError) as exc:
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreadable"
             raise IndieValueError(f"{p}: not a readable YAML file ({first})") from None
         if not isinstance(data, dict):
             raise IndieValueError(f"{p}: expected a mapping of training settings")
+        bad = [k for k in data if not isinstance(k, str)]
+        if bad:
+            raise IndieValueError(f"{p}: setting names must be text, not {bad[0]!r}")
         _validate(data, str(p))  # report a bad file before any override hides it
         values.update(data)
     values.update(overrides or {})
