@@ -39,16 +39,42 @@ synth_cmd.register(app)
 train_cmd.register(app)
 
 
+def _click_error_types() -> tuple[type[Exception], type[Exception]]:
+    """click's ClickException and NoArgsIsHelpError as the installed typer raises them (typer
+    0.2x vendors click, older typer uses click itself: found from a class typer exports)."""
+    mro = typer.BadParameter.__mro__
+    base = next(c for c in mro if c.__name__ == "ClickException")
+    usage = next(c for c in mro if c.__name__ == "UsageError")
+    subclasses: list[type] = usage.__subclasses__()
+    no_args = next((c for c in subclasses if c.__name__ == "NoArgsIsHelpError"),
+                   None)
+    return base, no_args or type("_Never", (Exception,), {})
+
+
+def _one_line(message: str) -> None:
+    print("error: " + " ".join(message.split()), file=sys.stderr)
+
+
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point: every user mistake, including a malformed command line,
+    ends in one ``error:`` line and exit 2."""
+    click_error, no_args_help = _click_error_types()
     try:
-        app()
+        code = app(standalone_mode=False)
     except IndieValueError as exc:
-        print("error: " + " ".join(str(exc).split()), file=sys.stderr)  # always one line
+        _one_line(str(exc))
         sys.exit(2)
-    except KeyboardInterrupt:
+    except no_args_help:  # the help was printed; a bare group is not an error to explain
+        sys.exit(2)
+    except click_error as exc:
+        ctx = getattr(exc, "ctx", None)
+        hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+        _one_line(f"{exc.format_message()}{hint}")  # type: ignore[attr-defined]
+        sys.exit(int(getattr(exc, "exit_code", 2)) or 2)
+    except (KeyboardInterrupt, typer.Abort):
         print("error: interrupted", file=sys.stderr)
         sys.exit(130)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":  # pragma: no cover
