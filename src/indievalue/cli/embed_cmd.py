@@ -55,14 +55,19 @@ def register(app: typer.Typer) -> None:
         form: FormChoice = typer.Option(FormChoice.polar, "--form",
                                         help="Answer form the vectors are computed from."),
         plot: bool = typer.Option(True, "--plot/--no-plot",
-                                  help="Also write a PCA plot (PNG next to the output)."),
+                                  help="Also write a plot (PNG next to the output)."),
     ) -> None:
         """Export one vector per person (all their valid answers, encoded by the value model)
-        and a 2-D PCA projection coloured by continent."""
+        and a plot: the persons on the Inglehart–Welzel culture map (a PCA for a catalog
+        without countries of known position), coloured by continent."""
         from indievalue.valuemodel.embed import export_embeddings
 
         with err.status("encoding persons"):
             res = export_embeddings(catalog, model, out_file, form.value, plot)
-        out.print(f"wrote {res.n_persons:,} person vectors ({res.dim}-d) to {res.path}"
-                  + (f"; PCA plot {res.plot} (PC1 {100 * res.explained[0]:.1f}%, "
-                     f"PC2 {100 * res.explained[1]:.1f}% of variance)" if res.plot else ""))
+        shown = "" if not res.plot else (
+            f"; culture map {res.plot} (country means vs published positions, each country "
+            f"left out of the fit: r = {res.culture.r_held_out[0]:.2f} and "
+            f"{res.culture.r_held_out[1]:.2f})" if res.culture is not None else
+            f"; PCA plot {res.plot} (PC1 {100 * res.explained[0]:.1f}%, "
+            f"PC2 {100 * res.explained[1]:.1f}% of variance)")
+        out.print(f"wrote {res.n_persons:,} person vectors ({res.dim}-d) to {res.path}{shown}")

@@ -1,0 +1,1 @@
+"""The local web page of ``indievalue serve`` (FastAPI app + static HTML/JS, no build step)."""
