@@ -9,6 +9,7 @@ import typer
 from indievalue.cli import (
     catalog_cmd,
     datasets_cmd,
+    elicit_cmd,
     embed_cmd,
     eval_cmd,
     import_cmd,
@@ -37,6 +38,7 @@ report_cmd.register(app)
 embed_cmd.register(app)
 synth_cmd.register(app)
 train_cmd.register(app)
+elicit_cmd.register(app)
 
 
 def _click_error_types() -> tuple[type[Exception], type[Exception]]:
