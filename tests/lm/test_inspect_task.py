@@ -116,9 +116,9 @@ def test_task_arguments_are_checked(world: LMWorld) -> None:
     with pytest.raises(IndieValueError, match="protocol"):
         indievalue(**task_args(world, "C"))
     # -T values as Inspect parses them: YAML booleans for on/off, text split at commas
-    off = list(indievalue(**task_args(world, "A", demographics=False)).dataset)[0]
-    on = list(indievalue(**task_args(world, "A", demographics=True,
-                                     system_prompt=["Be brief", " please."])).dataset)[0]
+    off = next(iter(indievalue(**task_args(world, "A", demographics=False)).dataset))
+    on = next(iter(indievalue(**task_args(world, "A", demographics=True,
+                                          system_prompt=["Be brief", " please."])).dataset))
     assert [(m.role, m.text) for m in on.input[:1]] == [("system", "Be brief, please.")]
     assert len(on.input[-1].text) > len(off.input[-1].text)  # demographic statements first
 
