@@ -17,7 +17,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from indievalue.catalog.spec import StatementSpec
-from indievalue.catalog.wvs import BLANK_CODE, WVSTable, _finish, _read_csv, _read_stat
+from indievalue.catalog.wvs import (
+    BLANK_CODE,
+    WVSTable,
+    _finish,
+    _read_csv,
+    _read_stat,
+    find_columns,
+    shown_missing,
+)
 from indievalue.errors import IndieValueError
 
 SUFFIXES = {".csv": "csv", ".sav": "sav", ".zsav": "sav", ".dta": "dta", ".parquet": "parquet",
@@ -72,21 +80,14 @@ class _Matcher:
         self.spec = spec
 
     def __call__(self, path: Path, present: list[str], needed: list[str]) -> dict[str, str]:
-        by_upper: dict[str, str] = {}
-        wanted = {n.upper() for n in needed}
-        for name in present:
-            key = name.strip().upper()
-            if key in by_upper and key in wanted:
-                raise SurveyFormatError(f"{path}: column {name.strip()} appears twice")
-            by_upper.setdefault(key, name)
-        missing = [n for n in needed if n.upper() not in by_upper]
+        mapping, missing, twice = find_columns(present, needed)
+        if twice is not None:
+            raise SurveyFormatError(f"{path}: column {twice} appears twice")
         if missing:
-            more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
             what = self.spec.survey.name if self.spec.survey else "the survey"
             raise SurveyFormatError(f"{path}: not a {what} file as the spec {self.spec.source} "
-                                    f"describes: missing column(s) {', '.join(missing[:8])}"
-                                    f"{more}")
-        return {n: by_upper[n.upper()] for n in needed}
+                                    f"describes: missing column(s) {shown_missing(missing)}")
+        return mapping
 
 
 def _read_parquet(path: Path, needed: list[str], match: _Matcher) -> dict[str, Any]:

@@ -114,24 +114,39 @@ def _sniff_header(path: Path) -> tuple[list[str], str, str]:
     return names, delimiter, encoding
 
 
-def _match_columns(path: Path, present: list[str], needed: list[str]) -> dict[str, str]:
-    """Map each needed name to the file's spelling (names match case-insensitively)."""
+def find_columns(present: list[str], needed: list[str]) -> tuple[dict[str, str], list[str],
+                                                                  str | None]:
+    """Each needed name's spelling in the file (names match case-insensitively): the mapping
+    of the names found, the names missing, and a needed name the file holds twice (or None)."""
     by_upper: dict[str, str] = {}
     wanted = {n.upper() for n in needed}
     for name in present:
         key = name.strip().upper()
         if key in by_upper and key in wanted:
-            raise WVSFormatError(f"{path}: column {name.strip()} appears twice")
+            return {}, [], name.strip()
         by_upper.setdefault(key, name)
     missing = [n for n in needed if n.upper() not in by_upper]
+    return {n: by_upper[n.upper()] for n in needed if n.upper() in by_upper}, missing, None
+
+
+def shown_missing(missing: list[str]) -> str:
+    """The first few missing column names for an error line."""
+    more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
+    return ", ".join(missing[:8]) + more
+
+
+def _match_columns(path: Path, present: list[str], needed: list[str]) -> dict[str, str]:
+    """Map each needed name to the file's spelling (names match case-insensitively)."""
+    mapping, missing, twice = find_columns(present, needed)
+    if twice is not None:
+        raise WVSFormatError(f"{path}: column {twice} appears twice")
     if missing:
-        more = f" and {len(missing) - 8} more" if len(missing) > 8 else ""
-        shown = ", ".join(missing[:8]) + more
         if len(missing) == len(needed):
             raise WVSFormatError(f"{path}: not a WVS-7 file (none of the expected columns, "
                                  f"e.g. {ID_COLUMN}, Q1, B_COUNTRY)")
-        raise WVSFormatError(f"{path}: not a WVS-7 file: missing column(s) {shown}")
-    return {n: by_upper[n.upper()] for n in needed}
+        raise WVSFormatError(f"{path}: not a WVS-7 file: missing column(s) "
+                             f"{shown_missing(missing)}")
+    return mapping
 
 
 def _read_csv(path: Path, needed: list[str],
