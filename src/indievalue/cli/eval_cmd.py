@@ -16,9 +16,13 @@ from indievalue.cli.console import new_progress, out
 from indievalue.cli.options import (
     CATALOG,
     CONFIG,
+    DEMO_FORM,
+    DEMOGRAPHICS,
+    DEMOS,
     FORM,
     OPTIONS,
     PREDICTOR,
+    PROBE_FORM,
     PROTOCOL,
     SEED,
     DemographicsChoice,
@@ -106,16 +110,10 @@ def register(app: typer.Typer) -> None:
         form: FormChoice | None = FORM,
         out_dir: Path = typer.Option(..., "--out", help="Run directory (resumed if it exists)."),
         protocol: ProtocolChoice | None = PROTOCOL,
-        demos: int | None = typer.Option(None, "--demos", min=0, max=200,
-                                         help="Demonstrations per episode" + default("demos")
-                                         + "."),
-        demo_form: FormChoice | None = typer.Option(
-            None, "--demo-form", help="Override the demonstrations' form."),
-        probe_form: FormChoice | None = typer.Option(
-            None, "--probe-form", help="Override the probes' form."),
-        demographics: DemographicsChoice | None = typer.Option(
-            None, "--demographics", help="Demographic statements: off, on (before the "
-            "demonstrations), only" + default("demographics") + "."),
+        demos: int | None = DEMOS,
+        demo_form: FormChoice | None = DEMO_FORM,
+        probe_form: FormChoice | None = PROBE_FORM,
+        demographics: DemographicsChoice | None = DEMOGRAPHICS,
         demo_category: str | None = typer.Option(
             None, "--demo-category",
             help="Category key (SV, HW, SC, EV, CO, MI, SE, PM, ST, RV, EN, PI, PC): draw "

@@ -16,8 +16,12 @@ from indievalue.cli.eval_cmd import print_summary, progress_bar
 from indievalue.cli.options import (
     CATALOG,
     CONFIG,
+    DEMO_FORM,
+    DEMOGRAPHICS,
+    DEMOS,
     FORM,
     OPTIONS,
+    PROBE_FORM,
     PROTOCOL,
     SEED,
     DemographicsChoice,
@@ -98,16 +102,10 @@ def export_batch_cmd(
     model: str | None = typer.Option(None, "--model", help="Model named in every request."),
     form: FormChoice | None = FORM,
     protocol: ProtocolChoice | None = PROTOCOL,
-    demos: int | None = typer.Option(None, "--demos", min=0, max=200,
-                                     help="Demonstrations per episode" + default("demos")
-                                     + "."),
-    demo_form: FormChoice | None = typer.Option(
-        None, "--demo-form", help="Override the demonstrations' form."),
-    probe_form: FormChoice | None = typer.Option(
-        None, "--probe-form", help="Override the probes' form."),
-    demographics: DemographicsChoice | None = typer.Option(
-        None, "--demographics", help="Demographic statements: off, on, only"
-        + default("demographics") + "."),
+    demos: int | None = DEMOS,
+    demo_form: FormChoice | None = DEMO_FORM,
+    probe_form: FormChoice | None = PROBE_FORM,
+    demographics: DemographicsChoice | None = DEMOGRAPHICS,
     demo_category: str | None = typer.Option(
         None, "--demo-category", help="Category key: demonstrations only from it."),
     seed: int | None = SEED,

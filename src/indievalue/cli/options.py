@@ -62,6 +62,12 @@ SEED = typer.Option(None, "--seed", help="Seed for the eval set, demonstrations 
                     + default("seed") + ".")
 EVAL_SIZE = typer.Option(None, "--eval-size", min=1,
                          help="Size of the drawn eval set" + default("eval_size") + ".")
+DEMOS = typer.Option(None, "--demos", min=0, max=200,
+                     help="Demonstrations per episode" + default("demos") + ".")
+DEMO_FORM = typer.Option(None, "--demo-form", help="Override the demonstrations' form.")
+PROBE_FORM = typer.Option(None, "--probe-form", help="Override the probes' form.")
+DEMOGRAPHICS = typer.Option(None, "--demographics", help="Demographic statements: off, on "
+                            "(before the demonstrations), only" + default("demographics") + ".")
 
 
 def build_config(config_file: Path | None, option: list[str], **flags: Any) -> EvalConfig:
@@ -75,5 +81,22 @@ def build_config(config_file: Path | None, option: list[str], **flags: Any) -> E
     return make_config(values, config_file)
 
 
-__all__ = ["CATALOG", "CONFIG", "EVAL_SIZE", "FORM", "OPTIONS", "PREDICTOR", "PROTOCOL", "SEED",
-           "DemographicsChoice", "FormChoice", "ProtocolChoice", "build_config", "default"]
+__all__ = [
+    "CATALOG",
+    "CONFIG",
+    "DEMOGRAPHICS",
+    "DEMOS",
+    "DEMO_FORM",
+    "EVAL_SIZE",
+    "FORM",
+    "OPTIONS",
+    "PREDICTOR",
+    "PROBE_FORM",
+    "PROTOCOL",
+    "SEED",
+    "DemographicsChoice",
+    "FormChoice",
+    "ProtocolChoice",
+    "build_config",
+    "default",
+]
