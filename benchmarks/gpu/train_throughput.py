@@ -2,7 +2,7 @@
 
 Builds a ~1B-parameter Llama-architecture model (Llama-3.2-1B's shape) from a config
 (random weights, nothing downloaded), renders protocol-B training examples exactly as
-``indievalue train-data`` does (the built-in statement spec, a random person per example,
+``indievalue train data`` does (the built-in statement spec, a random person per example,
 50-200 demonstrations: the ``mixed`` count), and trains the way ``indievalue train`` does
 (fp32 master weights, bf16 autocast, AdamW, loss on the answer only, padded micro-batches,
 activation checkpointing) for a fixed wall time. Reports, as JSON:
