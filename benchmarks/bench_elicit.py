@@ -24,7 +24,7 @@ from _common import cpu_model, write_report
 
 from indievalue.benchmark.evalset import select_eval_set
 from indievalue.catalog.spec import Form
-from indievalue.elicit import Elicitation
+from indievalue.elicit import CRITERIA, Elicitation
 from indievalue.elicit.load import open_value_model
 
 OUT = Path(__file__).resolve().parent / "out" / "elicit.md"
@@ -47,6 +47,7 @@ def main() -> None:
     ap.add_argument("--model", required=True)
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--steps", type=int, default=5, help="timed steps per setting")
+    ap.add_argument("--criterion", choices=CRITERIA, default="information")
     ap.add_argument("--out", default=str(OUT))
     args = ap.parse_args()
 
@@ -60,7 +61,7 @@ def main() -> None:
         for form in FORMS:
             truth = cat.matrix(form)[person]
             for start in START_AT:
-                session = Elicitation(opened.scorer, form=form)
+                session = Elicitation(opened.scorer, form=form, criterion=args.criterion)
                 for q in range(len(cat.spec.questions)):
                     if session.n_answered == start:
                         break
@@ -86,7 +87,8 @@ def main() -> None:
     text = "\n".join([
         "# Elicitation step time", "",
         f"Catalog `{args.catalog}` ({len(cat.spec.questions)} questions), model "
-        f"`{args.model}` ({opened.scorer.describe()}).", "", *rows, "",
+        f"`{args.model}` ({opened.scorer.describe()}), criterion {args.criterion}.", "", *rows,
+        "",
         f"Machine: {machine()}.", ""])
     write_report(text, args.out)
 

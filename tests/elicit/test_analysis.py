@@ -70,10 +70,17 @@ def _fail(*args: Any, **kwargs: Any) -> Any:
     raise AssertionError("recomputed an order that was stored")
 
 
-def test_bad_analysis_arguments(cli: Any, tmp_path: Path, data: ElicitData) -> None:
+def test_bad_analysis_arguments(cli: Any, tmp_path: Path, data: ElicitData,
+                                tmp_path_factory: pytest.TempPathFactory) -> None:
     res = cli("analyze", "elicitation", "--catalog", data.catalog, "--out", tmp_path / "o",
               "--form", "sideways")
     assert res.code == 2 and "--form" in res.stderr
+    # a model that cannot be loaded fails before anything is written
+    res = cli("analyze", "elicitation", "--catalog", analysis_catalog(tmp_path_factory),
+              "--out", tmp_path / "o", "--option", f"model_dir={tmp_path}",
+              "--eval-size", str(EVAL_SIZE))
+    assert res.code == 2 and "model.json" in res.stderr
+    assert not (tmp_path / "o").exists()
     with pytest.raises(IndieValueError, match="criterion"):
         analysis.elicitation_analysis(data.catalog, tmp_path / "o", criterion="nice")  # type: ignore[arg-type]
 

@@ -27,15 +27,15 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from indievalue.analyses.common import (
+    EVAL_IDS,
     AnalysisResult,
     ProgressFactory,
-    eval_ids_file,
     open_catalog,
     write_outputs,
 )
 from indievalue.analyses.transfer import draw_subset
 from indievalue.benchmark.episodes import Episodes, episode_key
-from indievalue.benchmark.evalset import read_eval_ids, training_rows, write_eval_ids
+from indievalue.benchmark.evalset import select_eval_set, training_rows, write_eval_ids
 from indievalue.benchmark.setups import ProbeSetup, probe_setups
 from indievalue.catalog.spec import FORMS, Form
 from indievalue.catalog.store import Catalog
@@ -88,6 +88,8 @@ def _settings(cat: Catalog, predictor: Predictor, options: Mapping[str, Any], pe
 
 
 def _check_settings(out: Path, settings: dict[str, Any]) -> None:
+    """Refuse an --out that holds an analysis with other settings (its stored orders would
+    not fit)."""
     path = out / SETTINGS
     if path.is_file():
         try:
@@ -97,8 +99,6 @@ def _check_settings(out: Path, settings: dict[str, Any]) -> None:
         if old != settings:
             raise IndieValueError(f"{out}: holds an elicitation analysis with other settings "
                                   f"({SETTINGS}); choose another --out")
-    else:
-        write_json(path, settings)
 
 
 class OrderStore:
@@ -189,14 +189,17 @@ def elicitation_analysis(
         raise IndieValueError(f"predictor {predictor} gives no probabilities; the elicitation "
                               "needs one that does (e.g. value-model, resemble)")
     pred.check_catalog(cat)
-    ids_path = eval_ids_file(cat, out, eval_size, seed)
-    evalset = read_eval_ids(ids_path, cat, seed)
+    evalset = select_eval_set(cat, eval_size, seed)
     chosen = draw_subset(evalset.person_ids, persons, seed)
-    write_eval_ids(out / SUBSET_IDS, chosen)
-    _check_settings(out, _settings(cat, pred, options, len(chosen), k, forms, criterion,
-                                   static_persons, seed, eval_size))
+    settings = _settings(cat, pred, options, len(chosen), k, forms, criterion, static_persons,
+                         seed, eval_size)
+    _check_settings(out, settings)
     pool = training_rows(cat, evalset.person_ids)
-    pred.fit(TrainingPool(cat, pool))
+    pred.fit(TrainingPool(cat, pool))  # a predictor that cannot fit leaves nothing behind
+    out.mkdir(parents=True, exist_ok=True)
+    write_eval_ids(out / EVAL_IDS, evalset.person_ids)
+    write_eval_ids(out / SUBSET_IDS, chosen)
+    write_json(out / SETTINGS, settings)
     scorer = make_scorer(pred, cat.spec, threads)
     store = OrderStore(out, cat)
     static_rows = np.sort(np.random.default_rng([seed, STREAM_STATIC]).choice(

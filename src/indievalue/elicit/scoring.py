@@ -67,9 +67,10 @@ class Scorer(ABC):
         return question_values(self.probabilities(form, qidx, answers, form), criterion)
 
     def divergence(self, form: Form, qidx: np.ndarray, answers: np.ndarray,
-                   reference: np.ndarray) -> np.ndarray:
-        """(B, Q) KL divergence of each question's predictions from ``reference`` (B, Q, K)."""
-        return kl_divergence(self.probabilities(form, qidx, answers, form), reference)
+                   reference: np.ndarray, owner: np.ndarray) -> np.ndarray:
+        """(B, Q) KL divergence of each question's predictions from ``reference[owner]``
+        (``reference``: (P, Q, K) probabilities; ``owner``: (B,) row of each answer set)."""
+        return kl_divergence(self.probabilities(form, qidx, answers, form), reference[owner])
 
     def top_is(self, form: Form, qidx: np.ndarray, answers: np.ndarray,
                truth: np.ndarray) -> np.ndarray:
@@ -153,7 +154,7 @@ class ValueModelScorer(Scorer):
                 1, question, packed.exp() * packed).numpy()
 
     def divergence(self, form: Form, qidx: np.ndarray, answers: np.ndarray,
-                   reference: np.ndarray) -> np.ndarray:
+                   reference: np.ndarray, owner: np.ndarray) -> np.ndarray:
         import torch
 
         from indievalue.valuemodel.training import torch_threads
@@ -163,9 +164,9 @@ class ValueModelScorer(Scorer):
         q_of, k_of = np.nonzero(slots >= 0)  # packed order: question by question
         with torch.no_grad(), torch_threads(self.threads):
             packed, question = self._log_probs(form, qidx, answers, form)
-            ref = torch.as_tensor(reference[:, q_of, k_of], dtype=packed.dtype)
+            ref = torch.as_tensor(reference[:, q_of, k_of], dtype=packed.dtype)  # (P, S)
             log_ref = ref.clamp_min(torch.finfo(packed.dtype).tiny).log()
-            terms = packed.exp() * (packed - log_ref)
+            terms = packed.exp() * (packed - log_ref[torch.as_tensor(owner)])
             return packed.new_zeros((len(packed), n_q)).index_add(1, question, terms).numpy()
 
     def top_is(self, form: Form, qidx: np.ndarray, answers: np.ndarray,

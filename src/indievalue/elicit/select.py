@@ -78,7 +78,7 @@ def score_step(scorer: Scorer, form: Form, qidx: np.ndarray, answers: np.ndarray
         rows_q = np.concatenate([qidx[p], q[:, None]], axis=1)
         rows_a = np.concatenate([answers[p], a[:, None]], axis=1)
         if criterion == "information":
-            values = scorer.divergence(form, rows_q, rows_a, current[p])
+            values = scorer.divergence(form, rows_q, rows_a, current, p)
         else:
             values = scorer.values(form, rows_q, rows_a, criterion)
         counted = target[p].copy()
