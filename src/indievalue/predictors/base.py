@@ -211,6 +211,8 @@ _BUILTIN_MODULES = {
     "random": "indievalue.predictors.baselines",
     "majority": "indievalue.predictors.baselines",
     "resemble": "indievalue.predictors.resemble",
+    "logistic": "indievalue.predictors.logistic",
+    "factor": "indievalue.predictors.factor",
     "oracle": "indievalue.synth.oracle.predictor",
     "value-model": "indievalue.valuemodel.predictor",
     "hf": "indievalue.lm.predictors",
