@@ -29,16 +29,15 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from indievalue import __version__
-from indievalue.benchmark.episodes import EpisodeSet, build_episodes
-from indievalue.benchmark.evalset import read_eval_ids, select_eval_set, write_eval_ids
-from indievalue.benchmark.setups import probe_setups
+from indievalue.benchmark.episodes import EpisodeSet
+from indievalue.benchmark.evalset import write_eval_ids
 from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError
 from indievalue.lm.backends.base import Completion, GenParams, Messages
 from indievalue.lm.backends.replay import answer_key
 from indievalue.lm.prompts import PromptTemplates
 from indievalue.lm.replay import PROMPT_FIELDS, ReplayOptions, ReplayPredictor, Route
-from indievalue.runs.config import EvalConfig, EvalSettings
+from indievalue.runs.config import EvalConfig, EvalSettings, draw_eval_set, episode_sets
 from indievalue.runs.evaluate import Progress, evaluate
 from indievalue.runs.files import Provenance, read_spec_file, write_spec_file
 from indievalue.runs.records import episode_number
@@ -202,13 +201,8 @@ def make_plan(catalog: Catalog, config: EvalConfig,
     renderer = ReplayPredictor(options, seed=config.seed, templates=templates)
     _ = renderer.templates  # a bad prompt_template fails here, before anything is written
     catalog.check()
-    evalset = (read_eval_ids(config.eval_ids_file, catalog, config.seed) if config.eval_ids_file
-               else select_eval_set(catalog, config.eval_size, config.seed))
-    sets = [build_episodes(catalog, evalset.person_ids, s, protocol=config.protocol,
-                           demos=config.demos, demo_form=config.demo_form,
-                           probe_form=config.probe_form, demographics=config.demographics,
-                           demo_category=config.demo_category, seed=config.seed)
-            for s in probe_setups(catalog.spec)]
+    evalset = draw_eval_set(catalog, config)
+    sets = episode_sets(catalog, evalset.person_ids, config)
     return Plan(catalog, config, renderer, np.asarray(evalset.person_ids, dtype=np.int64), sets)
 
 

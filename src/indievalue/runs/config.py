@@ -26,9 +26,22 @@ from typing import Any
 import yaml
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
-from indievalue.benchmark.episodes import MAX_DEMOS, DemographicsMode, Protocol
-from indievalue.benchmark.evalset import DEFAULT_EVAL_SIZE
+from indievalue.benchmark.episodes import (
+    MAX_DEMOS,
+    DemographicsMode,
+    EpisodeSet,
+    Protocol,
+    build_episodes,
+)
+from indievalue.benchmark.evalset import (
+    DEFAULT_EVAL_SIZE,
+    EvalSet,
+    read_eval_ids,
+    select_eval_set,
+)
+from indievalue.benchmark.setups import probe_setups
 from indievalue.catalog.spec import Form
+from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError
 
 
@@ -141,3 +154,21 @@ def make_config(flags: Mapping[str, Any], file: Path | None = None) -> EvalConfi
         where = f"--{name.replace('_', '-')}" if name in given or file is None \
             else f"{file}: {name}"
         raise IndieValueError(f"{where}: {first['msg']}") from None
+
+
+def draw_eval_set(catalog: Catalog, config: EvalConfig) -> EvalSet:
+    """The eval persons of ``config``: its ``eval_ids_file``, or a seeded draw of
+    ``eval_size`` (every route to a run directory draws them here)."""
+    if config.eval_ids_file:
+        return read_eval_ids(config.eval_ids_file, catalog, config.seed)
+    return select_eval_set(catalog, config.eval_size, config.seed)
+
+
+def episode_sets(catalog: Catalog, person_ids: Any,
+                 config: EvalSettings) -> list[EpisodeSet]:
+    """One episode set per probe setup for ``person_ids`` under ``config``'s settings."""
+    return [build_episodes(catalog, person_ids, s, protocol=config.protocol,
+                           demos=config.demos, demo_form=config.demo_form,
+                           probe_form=config.probe_form, demographics=config.demographics,
+                           demo_category=config.demo_category, seed=config.seed)
+            for s in probe_setups(catalog.spec)]

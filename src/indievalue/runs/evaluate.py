@@ -9,10 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from indievalue.benchmark.episodes import EpisodeSet, build_episodes
+from indievalue.benchmark.episodes import EpisodeSet
 from indievalue.benchmark.evalset import (
-    read_eval_ids,
-    select_eval_set,
     training_rows,
     write_eval_ids,
 )
@@ -26,7 +24,7 @@ from indievalue.predictors.base import (
     TrainingPool,
     make_predictor,
 )
-from indievalue.runs.config import EvalConfig
+from indievalue.runs.config import EvalConfig, draw_eval_set, episode_sets
 from indievalue.runs.files import (
     new_spec_file,
     read_eval_ids_file,
@@ -92,8 +90,7 @@ def evaluate(
     type(pred).check_catalog(cat)  # before anything is written
     cat.check()  # a damaged catalog is refused here, not halfway through the run
     out = Path(out)
-    evalset = (read_eval_ids(config.eval_ids_file, cat, config.seed) if config.eval_ids_file
-               else select_eval_set(cat, config.eval_size, config.seed))
+    evalset = draw_eval_set(cat, config)
     ids = [int(i) for i in evalset.person_ids]
     setups = probe_setups(cat.spec)
     spec = RunSpec(
@@ -105,11 +102,7 @@ def evaluate(
     )
     existed = out.exists()
     resuming = _prepare_dir(out, spec)
-    sets = [build_episodes(cat, evalset.person_ids, s, protocol=spec.protocol,
-                           demos=spec.demos, demo_form=spec.demo_form,
-                           probe_form=spec.probe_form, demographics=spec.demographics,
-                           demo_category=spec.demo_category, seed=spec.seed)
-            for s in setups]
+    sets = episode_sets(cat, evalset.person_ids, spec)
     expected = {key: n for es in sets for key, n in _episode_sizes(es)}
     if not resuming:
         write_eval_ids(out / EVAL_IDS_FILE, evalset.person_ids)
