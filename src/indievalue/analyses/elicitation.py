@@ -294,6 +294,12 @@ def curves_figure(points: Mapping[tuple[str, str], list[Point]], forms: Sequence
                             color=POLICY_COLOURS[policy], alpha=0.18, lw=0)
             ax.plot(xs, [p.mean for p in pts], color=POLICY_COLOURS[policy], lw=1.4,
                     label=policy)
+        if k >= 40:  # the level the adaptive order should reach by k = 20
+            level = points[("random", form)][39].mean
+            ax.axhline(level, color=GREY, lw=0.7, ls=":")
+            ax.annotate("random at k=40", (1.5, level), xytext=(0, 2),
+                        textcoords="offset points", fontsize=6.5, color=GREY)
+            ax.axvline(20, color=GREY, lw=0.7, ls=":")
         ax.set_xlabel("questions answered (k)")
         ax.set_ylabel(f"{form} probe accuracy (%)")
         ax.set_xlim(1, k)
@@ -302,7 +308,7 @@ def curves_figure(points: Mapping[tuple[str, str], list[Point]], forms: Sequence
         ax.set_axisbelow(True)
         title(ax, f"{form} statements")
     axes[0].legend(loc="lower right")
-    fig.suptitle(wrap(heading, 110), fontsize=9, fontweight="bold", x=0.01, ha="left")
+    fig.suptitle(wrap(heading, 85), fontsize=9, fontweight="bold", x=0.01, ha="left")
     return fig
 
 
@@ -348,8 +354,9 @@ def _write(cat: Catalog, out: Path, curves: Mapping[tuple[str, str], np.ndarray]
 
 def _targets(form: str, curves: Mapping[tuple[str, str], np.ndarray],
              points: Mapping[tuple[str, str], list[Point]], k: int, seed: int) -> str:
-    """One sentence per form: questions the adaptive order needs to match random at 40,
-    and the adaptive − static differences at 10 and 20 (paired bootstrap over persons)."""
+    """A few sentences per form: the questions the adaptive order needs to match random at
+    40, adaptive at 20 − random at 40, and adaptive − static at 10 and 20 (paired
+    differences, bootstrap intervals over persons)."""
     parts = []
     if k >= 40:
         level = points[("random", form)][39].mean
@@ -357,6 +364,10 @@ def _targets(form: str, curves: Mapping[tuple[str, str], np.ndarray],
         parts.append(f"{form}: random order reaches {level:.2f} % after 40 questions; the "
                      f"adaptive order reaches that after "
                      + (f"{need} ({40 / need:.1f}× fewer)." if need else f"more than {k}."))
+        diff = curves[("adaptive", form)][:, 19] - curves[("random", form)][:, 39]
+        pt = summarise(diff, seed)
+        parts.append(f"Adaptive at k=20 − random at k=40: {pt.mean:+.2f} points "
+                     f"[{pt.lo:+.2f}, {pt.hi:+.2f}].")
     for j in (10, 20):
         if j <= k:
             diff = curves[("adaptive", form)][:, j - 1] - curves[("static", form)][:, j - 1]
