@@ -20,6 +20,9 @@ CATALOG = typer.Option(..., "--catalog", help="Catalog directory (the statements
 MODEL = typer.Option(..., "--model", help="Directory of a value model trained on the catalog "
                      "(`indievalue train value-model`).")
 TOP = 8  # predictions shown after each answer
+THREADS = typer.Option(1, "--threads", min=0, help="torch CPU threads per step (0 = torch's "
+                       "default; 2 halves a step on an idle 2-core machine, and slows it on a "
+                       "busy one).")
 
 
 class CriterionChoice(str, Enum):
@@ -88,7 +91,7 @@ def _read(prompt: str) -> str:
 
 
 def ask(catalog: Path, model: Path, form: str = "refined", criterion: str = "information",
-        save: Path | None = None, max_questions: int | None = None) -> int:
+        save: Path | None = None, max_questions: int | None = None, threads: int = 1) -> int:
     """The terminal session: one question at a time until q, no question left or
     ``max_questions``; returns the number of answers."""
     from indievalue.elicit.load import open_value_model
@@ -96,7 +99,7 @@ def ask(catalog: Path, model: Path, form: str = "refined", criterion: str = "inf
 
     if save is not None and save.suffix.lower() != ".csv":
         raise IndieValueError(f"{save}: the answers are saved as a WVS-7 CSV; use a .csv name")
-    opened = open_value_model(catalog, model)
+    opened = open_value_model(catalog, model, threads)
     synthetic_banner(opened.catalog.synthetic)
     session = Elicitation(opened.scorer, form=form, criterion=criterion)  # type: ignore[arg-type]
     out.print(f"Expected accuracy before any answer: "
@@ -141,11 +144,12 @@ def register(app: typer.Typer) -> None:
                                          "(one respondent in the WVS-7 column format)."),
         max_questions: int | None = typer.Option(None, "--max", min=1,
                                                  help="Stop after this many answers."),
+        threads: int = THREADS,
     ) -> None:
         """Get to know a person in few questions: each question is the one whose answer is
         expected to teach the value model the most about the rest; after every answer, the
         model's surest predictions and its expected accuracy on what is still unasked."""
-        ask(catalog, model, form.value, criterion.value, save, max_questions)
+        ask(catalog, model, form.value, criterion.value, save, max_questions, threads)
 
     @app.command("serve")
     def serve_cmd(
@@ -157,6 +161,7 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (the "
                                  "default serves this computer only)."),
         port: int = typer.Option(8000, "--port", min=1, max=65535, help="Port."),
+        threads: int = THREADS,
     ) -> None:
         """The elicitation as a local web page: questions, the model's predictions updating
         after every answer, the expected accuracy and a map of where the person sits among
@@ -167,7 +172,8 @@ def register(app: typer.Typer) -> None:
         (uvicorn,) = require("uvicorn", purpose="indievalue serve",
                              install="'indievalue[serve]'")
         with err.status("loading the model and placing the population on the map"):
-            app_ = create_app(catalog, model, form=form.value, criterion=criterion.value)
+            app_ = create_app(catalog, model, form=form.value, criterion=criterion.value,
+                              threads=threads)
         out.print(f"open http://{host}:{port}/ (Ctrl+C to stop)")
         uvicorn.run(app_, host=host, port=port, log_level="warning")
 
@@ -193,7 +199,7 @@ def register(app: typer.Typer) -> None:
                                            "chosen on."),
         seed: int = typer.Option(0, "--seed", help="Seed of the eval set, persons, orders."),
         eval_size: int = typer.Option(800, "--eval-size", min=1, help="Eval set size."),
-        threads: int = typer.Option(1, "--threads", min=0, help="torch CPU threads."),
+        threads: int = THREADS,
     ) -> None:
         """Questions needed to know a person: probe accuracy after k = 1..K answers when the
         questions come in the adaptive order, one static greedy order, or at random."""

@@ -138,7 +138,7 @@ def step_payload(session: Elicitation, population: Population) -> dict[str, Any]
 
 
 def create_app(catalog: str | Path, model_dir: str | Path, form: str = "refined",
-               criterion: str = "information") -> Any:
+               criterion: str = "information", threads: int = 1) -> Any:
     """The FastAPI app serving the page and its JSON API for one catalog and model."""
     require("fastapi", purpose="indievalue serve", install="'indievalue[serve]'")
     import fastapi
@@ -148,7 +148,7 @@ def create_app(catalog: str | Path, model_dir: str | Path, form: str = "refined"
     if criterion not in CRITERIA:
         raise IndieValueError(f"criterion must be one of {', '.join(CRITERIA)}, not "
                               f"{criterion!r}")
-    opened = open_value_model(catalog, model_dir)
+    opened = open_value_model(catalog, model_dir, threads)
     population = Population(opened, form)  # type: ignore[arg-type]
     static = Path(str(resources.files("indievalue.web") / "static"))
     app = fastapi.FastAPI(title="indievalue", docs_url=None, redoc_url=None,
