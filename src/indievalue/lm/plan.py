@@ -31,6 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from indievalue import __version__
 from indievalue.benchmark.episodes import EpisodeSet
 from indievalue.benchmark.evalset import write_eval_ids
+from indievalue.catalog.build import file_sha256
 from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError
 from indievalue.lm.backends.base import Completion, GenParams, Messages
@@ -297,14 +298,6 @@ def import_answers(rec: Recorded, out: str | Path, *, catalog: str | Path | None
     result = ImportResult(summary, len(planned), len(rec.answers), unused)
     _record_source(Path(out), rec, result)
     return result
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _record_source(out: Path, rec: Recorded, result: ImportResult) -> None:
