@@ -132,13 +132,16 @@ def ask(catalog: Path, model: Path, form: str = "refined", criterion: str = "inf
     return session.n_answered
 
 
+ELICIT_FORM = typer.Option(FormChoice.refined, "--form",
+                           help="Statements to choose from and to predict.")
+
+
 def register(app: typer.Typer) -> None:
     @app.command("ask")
     def ask_cmd(
         catalog: Path = CATALOG,
         model: Path = MODEL,
-        form: FormChoice = typer.Option(FormChoice.refined, "--form",
-                                        help="Statements to choose from and to predict."),
+        form: FormChoice = ELICIT_FORM,
         criterion: CriterionChoice = CRITERION,
         save: Path | None = typer.Option(None, "--save", help="Write the answers to this CSV "
                                          "(one respondent in the WVS-7 column format)."),
@@ -155,8 +158,7 @@ def register(app: typer.Typer) -> None:
     def serve_cmd(
         catalog: Path = CATALOG,
         model: Path = MODEL,
-        form: FormChoice = typer.Option(FormChoice.refined, "--form",
-                                        help="Statements to choose from and to predict."),
+        form: FormChoice = ELICIT_FORM,
         criterion: CriterionChoice = CRITERION,
         host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (the "
                                  "default serves this computer only)."),
