@@ -92,3 +92,19 @@ def test_the_oracle_refuses_real_people(gss_catalog: Path, ids_file: Path,
         evaluate(Catalog.load(gss_catalog), EvalConfig(predictor="oracle",
                                                        eval_ids_file=ids_file), tmp_path / "o")
     assert not (tmp_path / "o").exists()
+
+
+def test_the_eval_set_size_defaults_to_the_spec(gss_catalog: Path, cli: Any,
+                                                tmp_path: Path) -> None:
+    """Without --eval-size a survey catalog's run draws its spec's eval set (500 persons for
+    gss_spending), not WVS-7's 800, which this catalog could not fill."""
+    cat = Catalog.load(gss_catalog)
+    size = cat.spec.protocol.eval_set.size
+    assert size != 800
+    r = cli("evaluate", "--catalog", gss_catalog, "--predictor", "majority",
+            "--out", tmp_path / "run")
+    assert r.code == 0, r.stderr
+    ids = (tmp_path / "run" / "eval_ids.txt").read_text().split()
+    assert len(ids) == size
+    np.testing.assert_array_equal(np.array(ids, dtype=np.int64),
+                                  select_eval_set(cat, None, 0).person_ids)

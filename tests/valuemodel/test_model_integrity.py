@@ -77,10 +77,12 @@ def _set_weights(model: Path, arrays: dict[str, Any]) -> None:
 
 
 def _as_version_2(model: Path) -> None:
-    """What the previous release wrote: no weights hash."""
+    """What the previous release wrote: no weights hash, no precision option (trained in
+    float32)."""
     meta = _meta(model)
     meta["version"] = 2
     del meta["weights_sha256"]
+    del meta["options"]["precision"]
     _set_meta(model, meta)
 
 
@@ -237,6 +239,7 @@ def test_intact_and_previous_version_models_load(model: Path, small_catalog: Pat
     new = ValueModel.load(model)
     _as_version_2(model)
     old = ValueModel.load(model)
+    assert old.options.precision == "fp32"  # what a model without the option was trained in
     for name, tensor in new.net.state_dict().items():
         np.testing.assert_array_equal(tensor.numpy(), old.net.state_dict()[name].numpy())
     np.testing.assert_array_equal(new.person_ids, old.person_ids)

@@ -116,6 +116,29 @@ def test_same_seed_same_model_other_seed_other_model(planted) -> None:  # type: 
     assert not np.array_equal(a.probs, c.probs)
 
 
+def test_mixed_precision_learns_as_well_and_is_recorded(planted) -> None:  # type: ignore[no-untyped-def]
+    """bf16 products (float32 weights and losses) learn the planted types about as well as
+    float32, are deterministic, and the report says which arithmetic ran; 'auto' picks bf16
+    only where the CPU multiplies it natively."""
+    from indievalue.valuemodel.training import bf16_native, resolve_precision
+
+    es = _episodes(planted, "refined")
+    acc = {}
+    for precision in ("fp32", "bf16"):
+        pred = make_predictor("value-model", {**FAST, "precision": precision}, seed=4)
+        pred.fit(planted.pool)
+        assert pred.model.info["train"]["precision"] == precision
+        acc[precision] = _accuracy(pred, es)
+        if precision == "bf16":
+            again = make_predictor("value-model", {**FAST, "precision": precision}, seed=4)
+            np.testing.assert_array_equal(again.fit(planted.pool).predict(es.episodes).probs,
+                                          pred.predict(es.episodes).probs)
+    assert abs(acc["bf16"] - acc["fp32"]) < 0.03, acc
+    assert resolve_precision("auto") == ("bf16" if bf16_native() else "fp32")
+    with pytest.raises(IndieValueError, match="precision"):
+        make_predictor("value-model", {"precision": "fp16"})
+
+
 def test_save_load_round_trip(planted, trained, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     trained.save(str(tmp_path / "m"))
     assert {p.name for p in (tmp_path / "m").iterdir()} == {"model.json", "weights.npz"}

@@ -46,7 +46,7 @@ def open_catalog(catalog: Catalog | str | Path) -> Catalog:
     return catalog if isinstance(catalog, Catalog) else Catalog.load(catalog)
 
 
-def eval_ids_file(cat: Catalog, out: Path, eval_size: int, seed: int) -> Path:
+def eval_ids_file(cat: Catalog, out: Path, eval_size: int | None, seed: int) -> Path:
     """Draw the eval set (deterministic in the seed) and write it to ``out/eval_ids.txt``."""
     ids = select_eval_set(cat, eval_size, seed).person_ids  # before anything is created
     out.mkdir(parents=True, exist_ok=True)
@@ -94,7 +94,7 @@ class Setup:
 
 
 def start(catalog: Catalog | str | Path, predictor: str, options: Mapping[str, Any] | None,
-          out: str | Path, eval_size: int, seed: int,
+          out: str | Path, eval_size: int | None, seed: int,
           progress: ProgressFactory | None) -> Setup:
     """Open the catalog, validate the predictor and write the eval set under ``out``."""
     cat = open_catalog(catalog)

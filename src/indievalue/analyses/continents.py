@@ -52,7 +52,7 @@ def continents_analysis(
     protocol: Protocol = "A",
     demos: int = 200,
     seed: int = 0,
-    eval_size: int = 800,
+    eval_size: int | None = None,
     progress: ProgressFactory | None = None,
 ) -> AnalysisResult:
     """Run one evaluation per training continent plus "All"; write continents.png / .md /

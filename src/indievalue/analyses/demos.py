@@ -105,7 +105,7 @@ def demos_analysis(
     form: Form = "polar",
     protocol: Protocol = "A",
     seed: int = 0,
-    eval_size: int = 800,
+    eval_size: int | None = None,
     progress: ProgressFactory | None = None,
 ) -> AnalysisResult:
     """Run the sweep (resuming existing runs) and write demos.png / demos.md / CSVs."""

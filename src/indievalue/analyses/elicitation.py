@@ -80,7 +80,7 @@ class ElicitationResult(AnalysisResult):
 
 def _settings(cat: Catalog, predictor: Predictor, options: Mapping[str, Any], persons: int,
               k: int, forms: Sequence[Form], criterion: Criterion, static_persons: int,
-              seed: int, eval_size: int) -> dict[str, Any]:
+              seed: int, eval_size: int | None) -> dict[str, Any]:
     return {"catalog_hash": cat.content_hash, "predictor": predictor.name,
             "options": {key: str(v) for key, v in sorted(options.items())},
             "persons": persons, "k": k, "forms": list(forms), "criterion": criterion,
@@ -169,7 +169,7 @@ def elicitation_analysis(
     criterion: Criterion = "information",
     static_persons: int = 200,
     seed: int = 0,
-    eval_size: int = 800,
+    eval_size: int | None = None,
     threads: int = 1,
     progress: ProgressFactory | None = None,
 ) -> ElicitationResult:
@@ -192,7 +192,7 @@ def elicitation_analysis(
     evalset = select_eval_set(cat, eval_size, seed)
     chosen = draw_subset(evalset.person_ids, persons, seed)
     settings = _settings(cat, pred, options, len(chosen), k, forms, criterion, static_persons,
-                         seed, eval_size)
+                         seed, len(evalset.person_ids))
     _check_settings(out, settings)
     pool = training_rows(cat, evalset.person_ids)
     pred.fit(TrainingPool(cat, pool))  # a predictor that cannot fit leaves nothing behind

@@ -55,7 +55,7 @@ def transfer_analysis(
     form: Form = "polar",
     protocol: Protocol = "A",
     seed: int = 0,
-    eval_size: int = 800,
+    eval_size: int | None = None,
     progress: ProgressFactory | None = None,
 ) -> AnalysisResult:
     """Run one evaluation per source category and write transfer.png / .md / .csv."""

@@ -200,7 +200,9 @@ def register(app: typer.Typer) -> None:
                                            help="Training persons the static order is "
                                            "chosen on."),
         seed: int = typer.Option(0, "--seed", help="Seed of the eval set, persons, orders."),
-        eval_size: int = typer.Option(800, "--eval-size", min=1, help="Eval set size."),
+        eval_size: int | None = typer.Option(
+            None, "--eval-size", min=1,
+            help="Eval set size (default: the catalog spec's; 800 for WVS-7)."),
         threads: int = THREADS,
     ) -> None:
         """Questions needed to know a person: probe accuracy after k = 1..K answers when the

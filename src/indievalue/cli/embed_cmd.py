@@ -18,8 +18,9 @@ def value_model_cmd(
     seed: int = typer.Option(0, "--seed",
                              help="Seed of the eval set to leave out and of training "
                                   "(use the run's --seed)."),
-    eval_size: int = typer.Option(800, "--eval-size", min=1,
-                                  help="Size of the eval set to leave out."),
+    eval_size: int | None = typer.Option(
+        None, "--eval-size", min=1,
+        help="Size of the eval set to leave out (default: the catalog spec's; 800 for WVS-7)."),
     eval_ids: Path | None = typer.Option(None, "--eval-ids",
                                          help="File of eval person ids to leave out."),
     option: list[str] = typer.Option(

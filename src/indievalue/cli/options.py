@@ -23,8 +23,11 @@ if TYPE_CHECKING:  # imported when a command runs: `--help` does not load the da
 DEFAULTS: dict[str, Any] = {
     "protocol": "A", "demos": 200, "demo_form": "polar", "probe_form": "polar",
     "demographics": "off", "demo_category": None, "train_continent": None, "seed": 0,
-    "eval_size": 800, "eval_ids_file": None,
+    "eval_size": None, "eval_ids_file": None,
 }
+
+#: How the help shows a default that is not a plain value.
+SHOWN = {"eval_size": "the catalog spec's; 800 for WVS-7"}
 
 
 class ProtocolChoice(str, Enum):
@@ -41,7 +44,8 @@ class DemographicsChoice(str, Enum):
 def default(name: str) -> str:
     """`` (default: X)`` for the help of the flag of config field ``name`` (the flag itself
     defaults to None: not given)."""
-    return f" (default: {DEFAULTS[name]})"
+    value = DEFAULTS[name]
+    return f" (default: {SHOWN.get(name, value)})"
 
 
 CATALOG = typer.Option(..., "--catalog", help="Catalog directory.")

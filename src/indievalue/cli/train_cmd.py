@@ -64,9 +64,10 @@ def data_cmd(
         None, "--tokenizer", help="Local model/tokenizer directory for token statistics."),
     eval_ids: Path | None = typer.Option(
         None, "--eval-ids", help="File of eval person ids to exclude, one per line."),
-    eval_size: int = typer.Option(
-        800, "--eval-size", min=1,
-        help="Size of the eval set drawn (as `indievalue evaluate` draws it) and excluded."),
+    eval_size: int | None = typer.Option(
+        None, "--eval-size", min=1,
+        help="Size of the eval set drawn (as `indievalue evaluate` draws it) and excluded "
+        "(default: the catalog spec's; 800 for WVS-7)."),
     seed: int = typer.Option(0, "--seed", help="Seed of the eval-set draw and the sampling."),
     max_length: int = typer.Option(
         4096, "--max-length", min=1, help="Token limit counted in the statistics."),

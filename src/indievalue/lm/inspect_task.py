@@ -44,7 +44,6 @@ from inspect_ai.scorer import (
 from inspect_ai.solver import Generate, Solver, TaskState, solver
 from pydantic import ValidationError
 
-from indievalue.benchmark.evalset import DEFAULT_EVAL_SIZE
 from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError
 from indievalue.lm.parsing import parse_protocol_a, parse_protocol_b
@@ -162,7 +161,7 @@ def indievalue(
     demographics: str = "off",
     demo_category: str | None = None,
     seed: int = 0,
-    eval_size: int = DEFAULT_EVAL_SIZE,
+    eval_size: int | None = None,
     eval_ids: str | None = None,
     prompt_template: str | None = None,
     system_prompt: str | None = None,
@@ -184,7 +183,8 @@ def indievalue(
         demographics: off, on (before the demonstrations) or only (instead of them).
         demo_category: Category key restricting the demonstrations.
         seed: Seed of the eval set, demonstrations and decoding.
-        eval_size: Size of the drawn eval set (ignored with ``eval_ids``).
+        eval_size: Size of the drawn eval set (default: the catalog spec's, 800 for WVS-7;
+            ignored with ``eval_ids``).
         eval_ids: File of eval person ids, one per line.
         prompt_template: File with an exact prompt template.
         system_prompt: Optional system message.

@@ -34,7 +34,6 @@ from indievalue.benchmark.episodes import (
     build_episodes,
 )
 from indievalue.benchmark.evalset import (
-    DEFAULT_EVAL_SIZE,
     EvalSet,
     read_eval_ids,
     select_eval_set,
@@ -80,8 +79,9 @@ class EvalSettings(BaseModel):
 class EvalConfig(EvalSettings):
     """What to evaluate: the settings plus the choice of eval set."""
 
-    eval_size: int = Field(default=DEFAULT_EVAL_SIZE, ge=1,
-                           description="Size of the drawn eval set (ignored with eval_ids_file).")
+    eval_size: int | None = Field(
+        default=None, ge=1, description="Size of the drawn eval set, None for the catalog "
+        "spec's (800 for WVS-7); ignored with eval_ids_file.")
     eval_ids_file: Path | None = Field(
         default=None, description="File of eval person ids, one per line, instead of a drawn set.")
 

@@ -24,7 +24,6 @@ from typing import Any, Literal
 import numpy as np
 
 from indievalue.benchmark.evalset import (
-    DEFAULT_EVAL_SIZE,
     read_eval_ids,
     select_eval_set,
     training_rows,
@@ -61,7 +60,7 @@ class DataRequest:
     preset: str | None = None
     units: str | None = None  # comma-separated unit names, instead of a preset
     seed: int = 0
-    eval_size: int = DEFAULT_EVAL_SIZE
+    eval_size: int | None = None  # None: the catalog spec's
     eval_ids_file: Path | None = None
     tokenizer: Path | None = None
     max_length: int = 4096

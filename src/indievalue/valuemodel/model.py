@@ -35,7 +35,11 @@ from indievalue.errors import IndieValueError
 from indievalue.fsutil import atomic_dir, atomic_write_bytes, read_json, write_json
 from indievalue.valuemodel.layout import Layout, tokens
 from indievalue.valuemodel.network import ValueNet
-from indievalue.valuemodel.options import TRAINING_FIELDS, ValueModelOptions
+from indievalue.valuemodel.options import (
+    LATER_TRAINING_FIELDS,
+    TRAINING_FIELDS,
+    ValueModelOptions,
+)
 
 if TYPE_CHECKING:
     from indievalue.catalog.store import Catalog
@@ -256,6 +260,8 @@ def read_model_file(path: Path) -> tuple[ModelFile, ValueModelOptions, Layout]:
         raise IndieValueError(f"{path}: {_first_error(exc)}") from None
     if meta.version >= 3 and meta.weights_sha256 is None:
         raise IndieValueError(f"{path}: field weights_sha256: missing (required from version 3)")
+    for name, value in LATER_TRAINING_FIELDS.items():
+        meta.options.setdefault(name, value)
     missing = [f for f in TRAINING_FIELDS if f not in meta.options]
     if missing:
         raise IndieValueError(f"{path}: field options: missing {', '.join(missing)}")

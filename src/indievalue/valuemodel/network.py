@@ -117,14 +117,20 @@ class ValueNet(nn.Module):
         ``offsets``): the person vector z, the log sharpness, then the log posterior over
         groups (if any). ``known_group`` (B,), -1 where unknown, replaces the posterior by
         certainty."""
-        bag = F.embedding_bag(tokens, self.embed, offsets, mode="sum")
-        total = F.embedding_bag(tokens, self.embed_sum, offsets, mode="sum")
+        # One bag over the tables side by side: one pass over the tokens forward and one
+        # (sorted) scatter backward instead of three.
+        tables: list[torch.Tensor] = [self.embed, self.embed_sum]
+        if self.n_groups:
+            tables.append(self.group_tok)
+        sums = F.embedding_bag(tokens, torch.cat(tables, dim=1), offsets, mode="sum")
+        h = self.embed.shape[1]
+        bag, total = sums[:, :h], sums[:, h : 2 * h]
         n = counts.to(bag.dtype)[:, None]
         x = (bag / n.clamp(min=1.0) + total / SUM_SCALE
              + (torch.log1p(n) / COUNT_SCALE) * self.count)
         if not self.n_groups:
             return self._heads(x)
-        scores = F.embedding_bag(tokens, self.group_tok, offsets, mode="sum")
+        scores = sums[:, 2 * h :]
         log_post = F.log_softmax(scores + self.group_bias, dim=-1)
         if known_group is not None and bool((known_group >= 0).any()):
             sure = torch.full_like(log_post, KNOWN_LOG_ZERO).scatter_(
@@ -164,8 +170,9 @@ class ValueNet(nn.Module):
 
     def log_probs(self, state: torch.Tensor, calibrated: bool = True
                   ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Packed log probabilities of every refined (B, 929) and polar (B, 567) statement."""
-        return self.log_probs_from_logits(self.logits(state), calibrated)
+        """Packed log probabilities of every refined (B, 929) and polar (B, 567) statement
+        (in float32, also when the products ran in bfloat16)."""
+        return self.log_probs_from_logits(self.logits(state).float(), calibrated)
 
     def log_probs_from_logits(self, logits: torch.Tensor, calibrated: bool = True
                               ) -> tuple[torch.Tensor, torch.Tensor]:

@@ -8,17 +8,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from indievalue.benchmark.evalset import DEFAULT_EVAL_SIZE, read_eval_ids, select_eval_set
+from indievalue.benchmark.evalset import read_eval_ids, select_eval_set
 from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError
 
 
 def train_value_model(catalog: Catalog | str | Path, out_dir: Path, seed: int = 0,
-                      eval_size: int = DEFAULT_EVAL_SIZE, eval_ids: Path | None = None,
+                      eval_size: int | None = None, eval_ids: Path | None = None,
                       options: Mapping[str, Any] | None = None,
                       overwrite: bool = False) -> dict[str, Any]:
     """Train on the training pool of the run that ``seed``/``eval_size``/``eval_ids`` define
-    (everyone outside that eval set) and save to ``out_dir``. Returns the training report."""
+    (everyone outside that eval set; ``eval_size`` None: the spec's) and save to ``out_dir``.
+    Returns the training report."""
     from indievalue.benchmark.evalset import training_rows
     from indievalue.predictors.base import TrainingPool, make_predictor
 
