@@ -156,7 +156,7 @@ def protocol(work: Path, engine: str, eval_size: int, seed: int) -> dict[str, An
     watch = Stopwatch()
     rows: list[list[Any]] = []  # stage, wall, CPU, note
     # Instrument the evaluation loop: which part of each run takes the time.
-    evaluate_mod.build_episodes = watch.wrap("episodes", evaluate_mod.build_episodes)
+    evaluate_mod.episode_sets = watch.wrap("episodes", evaluate_mod.episode_sets)
     evaluate_mod.score_run = watch.wrap("score", evaluate_mod.score_run)
     evaluate_mod._run_setup = watch.wrap("predict+records", evaluate_mod._run_setup)
     for name in {p.predictor for p in BASELINES}:

@@ -144,6 +144,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=OUT)
     ap.add_argument("--no-curve", action="store_true", help="skip the d curve")
     ap.add_argument("--no-pools", action="store_true", help="skip the pool-size rows")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads while training (the option `threads`; 2 on an idle "
+                    "2-core machine)")
     args = ap.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
     command = "python " + " ".join(shlex.quote(a) for a in sys.argv)
@@ -152,7 +155,7 @@ def main() -> None:
     have_oracle = "oracle" in available_predictors()
 
     print("training the value model on the full pool", file=sys.stderr)
-    model_all, report = train(cat, work, "pool-all")
+    model_all, report = train(cat, work, "pool-all", threads=args.threads)
     t_pred, t_pred_total = prediction_seconds(cat, model_all)
     print(f"  prediction: {t_pred:.1f} s in predict, {t_pred_total:.1f} s with episodes",
           file=sys.stderr)
@@ -194,7 +197,8 @@ def main() -> None:
             if size == "all":
                 mdir, rep = model_all, report
             else:
-                mdir, rep = train(cat, work, f"pool-{size}", pool_size=size, **extra)
+                mdir, rep = train(cat, work, f"pool-{size}", pool_size=size,
+                                  threads=args.threads, **extra)
             vm = {f: run(cat, work, f"value-model-pool{size}", "value-model", f,
                          model_dir=str(mdir)) for f in FORMS}
             res = {f: run(cat, work, f"resemble-24-pool{size}", "resemble", f, pool=size,

@@ -133,7 +133,7 @@ def encode_episodes(eps: Episodes, gold: np.ndarray, preds: Predictions,
         probs = rounded.tolist()
     extras = preds.probe_extras or {}
     extra_cols = [(dumps(key), np.asarray(arr)) for key, arr in extras.items()]
-    fast_cols = [(key, arr.tolist()) for key, arr in extra_cols
+    fast_cols = [(key, _int_texts(arr)) for key, arr in extra_cols
                  if arr.dtype.kind in "iu" and arr.ndim in (2, 3)]
     if len(fast_cols) < len(extra_cols):
         fast_cols = []
@@ -169,10 +169,8 @@ def encode_episodes(eps: Episodes, gold: np.ndarray, preds: Predictions,
             parts = [prefix, head[qi], f',"n_options":{k},"gold":{golds[e][j]},'
                      f'"prediction":{choices[e][j]},"probs":{p},"status":{quoted[st]}']
             if fast_cols:
-                for (key, _), (_, values) in zip(extra_cols, fast_cols, strict=True):
-                    v = values[e][j]
-                    parts.append(f",{key}:" + (str(v) if isinstance(v, int) else
-                                               "[" + ",".join(map(str, v)) + "]"))
+                for key, texts in fast_cols:
+                    parts.append(f",{key}:{texts[e][j]}")
             else:
                 for key, arr in extra_cols:
                     parts.append(f",{key}:{dumps(np.asarray(arr[e, j]).tolist())}")
@@ -180,6 +178,29 @@ def encode_episodes(eps: Episodes, gold: np.ndarray, preds: Predictions,
             lines.append("".join(parts))
         out.append(lines)
     return out
+
+
+def _int_texts(arr: np.ndarray) -> list[list[str]]:
+    """JSON text of each ``[e][j]`` entry of an integer (E, J) or (E, J, K) array, as
+    ``json.dumps`` spells it. Lists of values in -9..9 (a Resemble sweep, -1 where there is no
+    vote) are rendered for the whole array at once: three bytes a value (sign or a filler
+    byte, digit, comma), the fillers dropped, one row a line."""
+    if arr.ndim == 2:
+        return [[str(v) for v in row] for row in arr.tolist()]
+    e, j, k = arr.shape
+    if not (k and arr.size and int(arr.min()) >= -9 and int(arr.max()) <= 9):
+        return [["[" + ",".join(map(str, v)) + "]" for v in row] for row in arr.tolist()]
+    values = arr.reshape(e * j, k)
+    grid = np.zeros((e * j, 3 * k + 2), dtype=np.uint8)  # 0: filler, dropped below
+    grid[:, 0] = ord("[")
+    slots = grid[:, 1:-1].reshape(e * j, k, 3)
+    slots[:, :, 0] = np.where(values < 0, ord("-"), 0)
+    slots[:, :, 1] = np.abs(values) + ord("0")
+    slots[:, :, 2] = ord(",")
+    slots[:, -1, 2] = ord("]")
+    grid[:, -1] = ord("\n")
+    flat = grid.tobytes().replace(b"\x00", b"").decode("ascii").split("\n")
+    return [flat[i * j : (i + 1) * j] for i in range(e)]
 
 
 # -- writing and recovering -----------------------------------------------------------------
@@ -271,9 +292,12 @@ def read_records_table(path: Path) -> pa.Table:
         raise IndieValueError(f"{path}:{int(empty[0]) + 1}: empty line")
     options = pajson.ParseOptions(explicit_schema=RECORD_SCHEMA,
                                   unexpected_field_behavior="infer")
+    # Blocks of ~1 MiB are parsed on all cores; a block must hold the longest line.
+    longest = int(np.diff(ends, prepend=-1).max())
+    block = max(1 << 20, 2 * longest)
     try:
         table = pajson.read_json(pa.BufferReader(buf), parse_options=options,
-                                 read_options=pajson.ReadOptions(block_size=1 << 24))
+                                 read_options=pajson.ReadOptions(block_size=block))
     except pa.ArrowInvalid as exc:
         raise IndieValueError(_first_bad_line(path, buf.to_pybytes()) or
                               f"{path}: unreadable records ({exc})") from None
