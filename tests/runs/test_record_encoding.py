@@ -148,3 +148,35 @@ def test_fast_encoder_equals_json_dumps_of_the_record_dict(
         for line in episode:
             rec: dict[str, Any] = json.loads(line)
             assert isinstance(rec, dict) and "person_id" in rec
+
+
+def test_batch_spelling_of_probabilities_equals_json_dumps() -> None:
+    """The whole-batch spelling of rounded probabilities matches ``json.dumps`` wherever it
+    spells a probe, and leaves to the caller exactly the probes it cannot spell (exponent
+    forms below 1e-4, -0.0, values above 1, NaN and infinities)."""
+    from indievalue.runs.records import _prob_texts, round6
+
+    rng = np.random.default_rng(3)
+    edge = np.array([0.0, -0.0, 1e-7, 1e-6, 5e-5, 9.9e-5, 1e-4, 1.23e-4, 0.1, 0.12, 1 / 3,
+                     0.5, 0.9999995, 0.999999, 1.0, 1.5, np.nan, np.inf, -0.25])
+    spelled = left = 0
+    for trial in range(400):
+        e, j, k = (int(x) for x in rng.integers(1, 5, size=3))
+        p = (rng.choice(edge, size=(e, j, k)) if trial % 2 else
+             rng.dirichlet(np.ones(k), size=(e, j)) * rng.random((e, j, 1)) ** 3)
+        n_options = rng.integers(1, k + 1, size=(e, j))
+        rounded = round6(p)
+        texts = _prob_texts(rounded, n_options)
+        for a in range(e):
+            for b in range(j):
+                values = rounded[a, b, : n_options[a, b]]
+                want = json.dumps(values.tolist(), separators=(",", ":"))
+                fits = bool(np.all(((values >= 1e-4) & (values <= 1))
+                                   | ((values == 0) & ~np.signbit(values))))
+                assert bool(texts[a][b]) == fits, (values, texts[a][b])
+                if texts[a][b]:
+                    assert texts[a][b] == want
+                    spelled += 1
+                else:
+                    left += 1
+    assert spelled > 500 and left > 100

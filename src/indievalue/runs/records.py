@@ -124,13 +124,14 @@ def encode_episodes(eps: Episodes, gold: np.ndarray, preds: Predictions,
     choices = np.asarray(preds.choices).tolist()
     golds = gold.tolist()
     status = None if preds.status is None else np.asarray(preds.status).tolist()
-    probs: Any = None
+    rounded: Any = None
     finite: Any = None
+    texts: Any = None
     if preds.probs is not None:
         rounded = round6(np.asarray(preds.probs))
         inside = np.arange(rounded.shape[-1]) < eps.n_options[..., None]
         finite = np.where(inside, np.isfinite(rounded), True).all(axis=-1).tolist()
-        probs = rounded.tolist()
+        texts = _prob_texts(rounded, eps.n_options)
     extras = preds.probe_extras or {}
     extra_cols = [(dumps(key), np.asarray(arr)) for key, arr in extras.items()]
     fast_cols = [(key, _int_texts(arr)) for key, arr in extra_cols
@@ -157,20 +158,22 @@ def encode_episodes(eps: Episodes, gold: np.ndarray, preds: Predictions,
                 qid = spec.questions[qi].qid
                 head[qi] = f'"question":{dumps(qid)},"category":{dumps(names[cat_of[qid]])}'
             k = n_opt[e][j]
-            if probs is None:
+            if rounded is None:
                 p = "null"
+            elif texts[e][j]:
+                p = texts[e][j]
             elif finite[e][j]:
-                p = "[" + ",".join(map(repr, probs[e][j][:k])) + "]"
-            else:
-                p = dumps(probs[e][j][:k])  # NaN / Infinity spelled as json.dumps spells them
+                p = "[" + ",".join(map(repr, rounded[e, j, :k].tolist())) + "]"
+            else:  # NaN / Infinity spelled as json.dumps spells them
+                p = dumps(rounded[e, j, :k].tolist())
             st = "ok" if status is None else str(status[e][j])
             if st not in quoted:
                 quoted[st] = dumps(st)
             parts = [prefix, head[qi], f',"n_options":{k},"gold":{golds[e][j]},'
                      f'"prediction":{choices[e][j]},"probs":{p},"status":{quoted[st]}']
             if fast_cols:
-                for key, texts in fast_cols:
-                    parts.append(f",{key}:{texts[e][j]}")
+                for key, spelled in fast_cols:
+                    parts.append(f",{key}:{spelled[e][j]}")
             else:
                 for key, arr in extra_cols:
                     parts.append(f",{key}:{dumps(np.asarray(arr[e, j]).tolist())}")
@@ -178,6 +181,44 @@ def encode_episodes(eps: Episodes, gold: np.ndarray, preds: Predictions,
             lines.append("".join(parts))
         out.append(lines)
     return out
+
+
+def _prob_texts(rounded: np.ndarray, n_options: np.ndarray) -> list[list[str]]:
+    """JSON text of each probe's first ``n_options`` probabilities (rounded to 6 decimals), as
+    ``json.dumps`` spells them, rendered for the whole batch at once; "" where a probe holds a
+    value this path does not spell (below 1e-4, which ``repr`` writes in exponent form; above
+    1; not finite): the caller spells those one by one."""
+    e, j, kmax = rounded.shape
+    finite = np.nan_to_num(rounded, nan=-1.0, posinf=-1.0, neginf=-1.0)
+    n = np.rint(np.clip(finite, -1.0, 2.0) * 1e6).astype(np.int64).reshape(e * j, kmax)
+    k = n_options.reshape(e * j).astype(np.int64)
+    inside = np.arange(kmax) < k[:, None]
+    plain = (n >= 100) & (n < 1_000_000)
+    zero = (n == 0) & ~np.signbit(rounded).reshape(e * j, kmax)  # -0.0 is spelled "-0.0"
+    spelled = plain | zero | (n == 1_000_000)
+    good = (np.where(inside, spelled, True).all(axis=1) & (k >= 1) & (k <= kmax)
+            & (np.isfinite(rounded).reshape(e * j, kmax) | ~inside).all(axis=1))
+    # Nine bytes a value: "0." or "1.", six decimals with trailing zeros as fillers (0),
+    # then a comma; values past n_options are all fillers.
+    cells = np.zeros((e * j, kmax, 9), dtype=np.uint8)
+    digits = ((np.clip(n, 0, 1_000_000) % 1_000_000)[..., None]
+              // 10 ** np.arange(5, -1, -1)) % 10
+    last = np.where(digits > 0, np.arange(6), -1).max(axis=-1)  # last nonzero decimal
+    keep = np.arange(6) <= np.maximum(last, 0)[..., None]  # "0.0" / "1.0" keep one zero
+    cells[..., 0] = np.where(n == 1_000_000, ord("1"), ord("0"))
+    cells[..., 1] = ord(".")
+    cells[..., 2:8] = np.where(keep, digits + ord("0"), 0)
+    cells[..., 8] = ord(",")
+    cells[~inside] = 0
+    rows = np.arange(e * j)
+    cells[rows, np.clip(k - 1, 0, kmax - 1), 8] = ord("]")
+    grid = np.zeros((e * j, 9 * kmax + 2), dtype=np.uint8)
+    grid[:, 0] = ord("[")
+    grid[:, 1:-1] = cells.reshape(e * j, 9 * kmax)
+    grid[:, -1] = ord("\n")
+    flat = grid.tobytes().replace(b"\x00", b"").decode("ascii").split("\n")
+    flat = [t if ok else "" for t, ok in zip(flat, good.tolist(), strict=False)]
+    return [flat[i * j : (i + 1) * j] for i in range(e)]
 
 
 def _int_texts(arr: np.ndarray) -> list[list[str]]:
