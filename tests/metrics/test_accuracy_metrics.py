@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from indievalue.errors import IndieValueError
 from indievalue.metrics import accuracy as acc
 
 T, F = True, False
@@ -94,3 +95,10 @@ def test_sweep_accuracy() -> None:
     df["sweep"] = [[1, 0, 1 if pid == 1 else 0] for pid in df.person_id]
     assert acc.sweep_accuracy(df) == {1: 100.0, 2: 0.0, 3: 50.0}
     assert acc.sweep_accuracy(records()) == {}
+
+
+def test_sweep_accuracy_refuses_ragged_sweeps() -> None:
+    df = pd.DataFrame({"person_id": [1, 1], "setup": [0, 0], "gold": [0, 1],
+                       "sweep": [np.array([0, 1]), np.array([1, 1, 0])]})
+    with pytest.raises(IndieValueError, match="different numbers of cluster sizes"):
+        acc.sweep_accuracy(df)

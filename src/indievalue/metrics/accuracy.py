@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from indievalue.errors import IndieValueError
+
 
 def person_setup_accuracy(records: pd.DataFrame) -> pd.Series:
     """acc(i, k): share of correct probes of person i in setup k."""
@@ -65,7 +67,12 @@ def sweep_accuracy(records: pd.DataFrame) -> dict[int, float]:
     """Overall accuracy for every cluster size recorded in a ``sweep`` column."""
     if "sweep" not in records or records["sweep"].isna().any():
         return {}
-    sweep = np.stack(list(records["sweep"]))  # (R, n)
+    rows = records["sweep"].to_numpy()
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    if len(rows) and (lengths != lengths[0]).any():
+        raise IndieValueError("records: the sweep field holds different numbers of cluster "
+                              "sizes on different lines")
+    sweep = np.concatenate(rows).reshape(len(rows), -1)  # (R, n)
     correct = pd.DataFrame(sweep == records["gold"].to_numpy()[:, None],
                            columns=range(1, sweep.shape[1] + 1), index=records.index)
     # all cluster sizes in one pass: mean per (person, setup), then per person, then overall

@@ -47,12 +47,12 @@ def probability_metrics(records: pd.DataFrame) -> ProbabilityMetrics | None:
     if not ok.any():
         return None
     rows = records.loc[ok, "probs"].to_numpy()
-    lengths = np.fromiter((len(p) for p in rows), dtype=np.int64, count=len(rows))
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
     probs = np.full((len(rows), int(lengths.max())), np.nan)
     # scatter all rows at once: row i's values go to columns 0..len_i-1
     starts = np.repeat(np.cumsum(lengths) - lengths, lengths)
     probs[np.repeat(np.arange(len(rows)), lengths), np.arange(int(lengths.sum())) - starts] = \
-        np.concatenate([np.asarray(p, dtype=np.float64) for p in rows])
+        np.concatenate(rows).astype(np.float64, copy=False)
     gold = records.loc[ok, "gold"].to_numpy()
     return ProbabilityMetrics(
         log_loss=log_loss(probs, gold), brier=brier(probs, gold),
