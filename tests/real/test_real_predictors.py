@@ -108,3 +108,11 @@ def test_the_eval_set_size_defaults_to_the_spec(gss_catalog: Path, cli: Any,
     assert len(ids) == size
     np.testing.assert_array_equal(np.array(ids, dtype=np.int64),
                                   select_eval_set(cat, None, 0).person_ids)
+
+
+def test_analysis_captions_count_the_specs_setups(gss_catalog: Path) -> None:
+    from indievalue.analyses.common import setups_text
+    from indievalue.catalog.spec_io import builtin_spec
+
+    assert setups_text(Catalog.load(gss_catalog).spec) == "two probe setups"
+    assert setups_text(builtin_spec()) == "three probe setups"

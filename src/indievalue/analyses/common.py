@@ -42,6 +42,15 @@ class AnalysisResult:
     runs: list[Path] = field(default_factory=list)
 
 
+def setups_text(spec: Any) -> str:
+    """"three probe setups" — how many setups the spec's protocol has, in words."""
+    from indievalue.benchmark.setups import probe_setups
+
+    n = len(probe_setups(spec))
+    words = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
+    return "probe setup" if n == 1 else f"{words.get(n, str(n))} probe setups"
+
+
 def open_catalog(catalog: Catalog | str | Path) -> Catalog:
     return catalog if isinstance(catalog, Catalog) else Catalog.load(catalog)
 

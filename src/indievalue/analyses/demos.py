@@ -29,6 +29,7 @@ from indievalue.analyses.common import (
     AnalysisResult,
     ProgressFactory,
     person_scores,
+    setups_text,
     start,
     write_outputs,
 )
@@ -156,7 +157,7 @@ def demos_analysis(
               [[str(r.setting), f"{r.mean:.2f}", f"{r.sd:.2f}", str(r.persons)]
                for r in table.itertuples()], numeric=[False, True, True, True],
               csv="demos.csv",
-              caption="Per-person accuracy (mean over the three probe setups)."),
+              caption=f"Per-person accuracy (mean over the {setups_text(cat.spec)})."),
         Table(["comparison", "means (%)", "t", "p", ""],
               [[f"{t.a} vs {t.b}", f"{t.mean_a:.2f} vs {t.mean_b:.2f}", f"{t.t:.3f}",
                 f"{t.p:.4f}", stars(t.p)] for t in tests],

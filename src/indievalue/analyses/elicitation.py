@@ -1,6 +1,6 @@
 """``indievalue analyze elicitation``: how many questions it takes to know a person.
 
-For a seeded subset of the eval set, each of the protocol's three probe setups and each form,
+For a seeded subset of the eval set, each of the protocol's probe setups and each form,
 three question orders are simulated with the persons' recorded answers — **adaptive** (the
 elicitation algorithm, :mod:`indievalue.elicit`), **static** (one questionnaire chosen
 greedily on training persons) and **random** — over the questions a person may be asked (a
@@ -31,6 +31,7 @@ from indievalue.analyses.common import (
     AnalysisResult,
     ProgressFactory,
     open_catalog,
+    setups_text,
     write_outputs,
 )
 from indievalue.analyses.transfer import draw_subset
@@ -336,7 +337,7 @@ def _write(cat: Catalog, out: Path, curves: Mapping[tuple[str, str], np.ndarray]
         Table(["form", "order"] + [f"k={j}" for j in shown], rows,
               numeric=[False, False] + [True] * len(shown), csv="elicitation.csv",
               caption="Probe accuracy (%) after k answers, mean over persons of the mean over "
-              "the three probe setups, with 95% bootstrap intervals over persons."),
+              f"the {setups_text(cat.spec)}, with 95% bootstrap intervals over persons."),
         *([Text(" ".join(summary))] if any(summary) else []),
         Text(f"Adaptive: the next question maximises the expected gain in top-probability "
              f"({criterion}) over all unasked questions under the model's own predictive "
@@ -366,12 +367,12 @@ def _targets(form: str, curves: Mapping[tuple[str, str], np.ndarray],
                      + (f"{need} ({40 / need:.1f}× fewer)." if need else f"more than {k}."))
         diff = curves[("adaptive", form)][:, 19] - curves[("random", form)][:, 39]
         pt = summarise(diff, seed)
-        parts.append(f"Adaptive at k=20 − random at k=40: {pt.mean:+.2f} points "
+        parts.append(f"{form}: adaptive at k=20 − random at k=40: {pt.mean:+.2f} points "
                      f"[{pt.lo:+.2f}, {pt.hi:+.2f}].")
     for j in (10, 20):
         if j <= k:
             diff = curves[("adaptive", form)][:, j - 1] - curves[("static", form)][:, j - 1]
             pt = summarise(diff, seed)
-            parts.append(f"Adaptive − static at k={j}: {pt.mean:+.2f} points "
+            parts.append(f"{form}: adaptive − static at k={j}: {pt.mean:+.2f} points "
                          f"[{pt.lo:+.2f}, {pt.hi:+.2f}].")
     return " ".join(parts)
