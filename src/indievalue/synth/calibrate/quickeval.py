@@ -11,7 +11,7 @@ the same persons as ``select_eval_set`` (tests/synth/test_quickeval.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -23,15 +23,24 @@ from indievalue.catalog.spec import Form, StatementSpec
 MISSING = -1
 
 
+SMALL_POOL = 1600  # the paper's Resemble (1600) rows: a seeded sample of the training pool
+STREAM_POOL = 11  # the stream Resemble's `pool` option draws that sample from
+
+
 @dataclass(frozen=True)
 class Baselines:
-    """Accuracies in percent, per form: global majority, Resemble top 1, Resemble top N."""
+    """Accuracies in percent, per form: global majority, Resemble top 1, Resemble top N over
+    the whole pool and over a seeded sample of ``SMALL_POOL`` of it; ``per_setup`` holds the
+    same figures per probe setup (name -> form -> one value per setup)."""
 
     majority: dict[str, float]
     top1: dict[str, float]
     topn: dict[str, float]
     n_eval: int
     n_pool: int
+    top1_small: dict[str, float] = field(default_factory=dict)
+    topn_small: dict[str, float] = field(default_factory=dict)
+    per_setup: dict[str, dict[str, list[float]]] = field(default_factory=dict)
 
 
 def labels(df: pd.DataFrame, spec: StatementSpec, form: Form) -> np.ndarray:
@@ -117,34 +126,50 @@ def _top(sim: np.ndarray, top_n: int) -> np.ndarray:
 
 
 def baselines(
-    df: pd.DataFrame, spec: StatementSpec, seed: int = 0, size: int = 800, top_n: int = 24
+    df: pd.DataFrame, spec: StatementSpec, seed: int = 0, size: int = 800, top_n: int = 24,
+    small_pool: int | None = SMALL_POOL,
 ) -> Baselines:
     rng = np.random.default_rng(seed)
     polar = labels(df, spec, "polar")
     ev = select_eval(df, spec, polar, size, rng)
     pool = np.setdiff1d(np.arange(len(df)), ev)
-    res: dict[str, dict[str, float]] = {"maj": {}, "top1": {}, "topn": {}}
+    pools = {"": pool}
+    if small_pool is not None and small_pool < len(pool):
+        # as Resemble's pool=N draws it (rows in file order = person-id order here)
+        small = np.random.default_rng([seed, STREAM_POOL]).choice(pool, small_pool,
+                                                                    replace=False)
+        pools["_small"] = np.sort(small)
     setups = probe_setups(spec)
+    names = ["majority", *(f"{k}{tag}" for tag in pools for k in ("top1", "topn"))]
+    per_setup: dict[str, dict[str, list[float]]] = {k: {} for k in names}
     for form in ("polar", "refined"):
         lab = polar if form == "polar" else labels(df, spec, form)
         n_opt = spec.option_counts(form)
         offsets = np.concatenate([[0], np.cumsum(n_opt)[:-1]])
         e_hot = _onehot(lab[ev], n_opt)
-        p_hot = _onehot(lab[pool], n_opt)
-        # Similarity over all questions once; each setup removes its probes' matches.
-        full = e_hot @ p_hot.T
-        hits = {k: 0.0 for k in res}
-        for probes in setups:
-            cols = np.concatenate([offsets[q] + np.arange(n_opt[q]) for q in probes])
-            top = _top(full - e_hot[:, cols] @ p_hot[:, cols].T, top_n)
-            for q in probes:
-                truth = lab[ev, q]
-                col = lab[pool, q]
-                maj = _vote(col[None, :], int(n_opt[q]))[0]
-                hits["maj"] += float((truth == maj).sum())
-                hits["top1"] += float((truth == col[top[:, 0]]).sum())
-                hits["topn"] += float((truth == _vote(col[top], int(n_opt[q]))).sum())
-        total = len(ev) * sum(len(s) for s in setups)
-        for k in res:
-            res[k][form] = 100.0 * hits[k] / total
-    return Baselines(res["maj"], res["top1"], res["topn"], len(ev), len(pool))
+        for k in names:
+            per_setup[k][form] = []
+        for tag, rows in pools.items():
+            p_hot = _onehot(lab[rows], n_opt)
+            # Similarity over all questions once; each setup removes its probes' matches.
+            full = e_hot @ p_hot.T
+            for probes in setups:
+                cols = np.concatenate([offsets[q] + np.arange(n_opt[q]) for q in probes])
+                top = _top(full - e_hot[:, cols] @ p_hot[:, cols].T, top_n)
+                hits = {"majority": 0.0, "top1": 0.0, "topn": 0.0}
+                for q in probes:
+                    truth = lab[ev, q]
+                    col = lab[rows, q]
+                    if not tag:
+                        maj = _vote(lab[pool, q][None, :], int(n_opt[q]))[0]
+                        hits["majority"] += float((truth == maj).sum())
+                    hits["top1"] += float((truth == col[top[:, 0]]).sum())
+                    hits["topn"] += float((truth == _vote(col[top], int(n_opt[q]))).sum())
+                total = len(ev) * len(probes)
+                for k, v in hits.items():
+                    if k != "majority" or not tag:
+                        per_setup[f"{k}{tag}" if k != "majority" else k][form].append(
+                            100.0 * v / total)
+    mean = {k: {f: float(np.mean(v)) for f, v in per.items()} for k, per in per_setup.items()}
+    return Baselines(mean["majority"], mean["top1"], mean["topn"], len(ev), len(pool),
+                     mean.get("top1_small", {}), mean.get("topn_small", {}), per_setup)
