@@ -47,7 +47,14 @@ REPORT = ROOT / "benchmarks" / "out" / "calibration.md"
 SEARCH_LOG = ROOT / "benchmarks" / "out" / "calibration-search.log"
 PAPER = {  # Table 18 (polar / refined), real data, 800 persons x 3 setups x 39 probes
     "majority": (64.95, 48.70), "top1": (69.83, 53.51), "topn": (73.73, 59.47),
+    "top1_small": (65.65, 47.55), "topn_small": (70.39, 54.36),
 }
+# The paper's probe-setup columns of the same rows (Table 18), read from the reference folder
+# when it is there: key in the targets file for each row of PAPER.
+TABLE18_KEYS = {"random": "Random", "majority": "Global (majority vote)",
+                "top1_small": "Resemble (1600, top 1)",
+                "topn_small": "Resemble (1600, top cluster)",
+                "top1": "Resemble (all, top 1)", "topn": "Resemble (all, top cluster)"}
 
 
 def assemble(base: dict[str, np.ndarray], scalars: dict[str, float]) -> SynthParams:
@@ -96,7 +103,8 @@ def search(base: dict[str, np.ndarray], scalars: dict[str, float], n: int, seed:
             cache[k] = score(b)
             knobs = " ".join(f"{x}={v:.3f}" for x, v in zip(KNOBS, k, strict=True))
             log.append(f"{knobs} -> maj {_fmt(b.majority)} top1 {_fmt(b.top1)} "
-                       f"top24 {_fmt(b.topn)} err={cache[k]:.2f}")
+                       f"top24 {_fmt(b.topn)} 1600: top1 {_fmt(b.top1_small)} "
+                       f"top24 {_fmt(b.topn_small)} err={cache[k]:.2f}")
             print(log[-1], flush=True)
         return cache[k]
 
@@ -120,9 +128,10 @@ def _fmt(d: dict[str, float]) -> str:
     return f"{d['polar']:.2f}/{d['refined']:.2f}"
 
 
-def project_baselines(csv: Path, work: Path, seed: int) -> tuple[dict, dict]:
+def project_baselines(csv: Path, work: Path, seed: int) -> tuple[dict, dict, dict]:
     """Accuracies (percent, per form) of the project's own predictors on ``csv``, the way
-    ``indievalue run`` computes them, and the seconds each run took."""
+    ``indievalue run`` computes them, the seconds each run took, and the accuracies per probe
+    setup."""
     from indievalue.benchmark.evalset import select_eval_set, write_eval_ids
     from indievalue.catalog.build import build_catalog
     from indievalue.catalog.store import Catalog
@@ -135,6 +144,7 @@ def project_baselines(csv: Path, work: Path, seed: int) -> tuple[dict, dict]:
     write_eval_ids(ids, select_eval_set(cat, 800, seed).person_ids)
     acc: dict[str, dict[str, float]] = {}
     secs: dict[str, dict[str, float]] = {}
+    setups: dict[str, dict[str, list[float]]] = {}
     for key, (name, options) in RUNS.items():
         for form in ("polar", "refined"):
             req = EvalConfig(predictor=name, predictor_options=options, demo_form=form,
@@ -144,14 +154,34 @@ def project_baselines(csv: Path, work: Path, seed: int) -> tuple[dict, dict]:
             secs.setdefault(key, {})[form] = time.perf_counter() - t0
             secs.setdefault(key + "_cpu", {})[form] = time.process_time() - c0
             acc.setdefault(key, {})[form] = float(summary["overall"])
-    return acc, secs
+            setups.setdefault(key, {})[form] = [float(v) for v in summary["per_setup"]]
+    return acc, secs, setups
 
 
 RUNS = {"random": ("random", {}), "majority": ("majority", {}),
         "top1": ("resemble", {"top_k": 1, "sweep": 0}),
-        "topn": ("resemble", {"top_k": 24, "sweep": 0}), "oracle": ("oracle", {})}
+        "topn": ("resemble", {"top_k": 24, "sweep": 0}),
+        "top1_small": ("resemble", {"top_k": 1, "sweep": 0, "pool": 1600}),
+        "topn_small": ("resemble", {"top_k": 24, "sweep": 0, "pool": 1600}),
+        "oracle": ("oracle", {})}
 NAMES = {"random": "Random", "majority": "Global majority", "top1": "Resemble (all, top 1)",
-         "topn": "Resemble (all, top 24)", "oracle": "Oracle (Bayes-optimal, ours)"}
+         "topn": "Resemble (all, top 24)", "top1_small": "Resemble (1600, top 1)",
+         "topn_small": "Resemble (1600, top 24)", "oracle": "Oracle (Bayes-optimal, ours)"}
+
+
+def table18_setups(ref: Path) -> dict[str, tuple[list[float], list[float]]]:
+    """The paper's per-setup figures (polar, refined) of the PAPER rows, if the reference
+    folder has them."""
+    path = ref / "wvs7-aggregates" / "tidy" / "indievalue_paper_targets.json"
+    if not path.is_file():
+        return {}
+    table = json.loads(path.read_text(encoding="utf-8")).get("table18_by_probe_set_percent", {})
+    out = {}
+    for key, name in TABLE18_KEYS.items():
+        row = table.get(name)
+        if isinstance(row, list) and len(row) >= 8:
+            out[key] = (row[0:3], row[4:7])
+    return out
 RANDOM = (45.37, 27.87)  # Table 3
 
 
@@ -181,27 +211,39 @@ def report(params: SynthParams, ref: Path, n: int, seed: int, log: list[str],
             t0 = time.perf_counter()
             write_wvs(df, csv)
             write_s = time.perf_counter() - t0
-            acc, secs = project_baselines(csv, Path(tmp), seed)
+            acc, secs, per_setup = project_baselines(csv, Path(tmp), seed)
         lines += ["## Statistical baselines (the project's predictors)", "",
-                  "800 evaluation persons (PROTOCOL §3.2, seed 0), 200 demonstrations, "
+                  f"800 evaluation persons (PROTOCOL §3.2, seed {seed}), 200 demonstrations, "
                   "protocol A, the three probe setups; `random`, `majority`, `resemble` "
-                  "(top_k 1 and 24, sweep 0) and `oracle` through `indievalue.runs.evaluate`, "
-                  "as `indievalue run` does.", "",
+                  "(top_k 1 and 24, sweep 0; over the whole training pool and over a seeded "
+                  "1,600 of it, `pool=1600`) and `oracle` through `indievalue.runs.evaluate`, "
+                  "as `indievalue run` does. In brackets: the three probe setups.", "",
                   "| baseline | target polar | synthetic polar | target refined | "
-                  "synthetic refined | run time, polar + refined: wall (CPU) |",
-                  "|---|---|---|---|---|---|"]
+                  "synthetic refined | within ±1 | run time, polar + refined: wall (CPU) |",
+                  "|---|---|---|---|---|---|---|"]
+        paper_setups = table18_setups(ref)
         targets = {"random": RANDOM, **PAPER, "oracle": (float("nan"), float("nan"))}
         for key in RUNS:
             pol, rfd = targets[key]
             t = secs[key]["polar"] + secs[key]["refined"]
             cpu = secs[key + "_cpu"]["polar"] + secs[key + "_cpu"]["refined"]
             fmt = (lambda v: "—" if np.isnan(v) else f"{v:.2f}")  # noqa: E731
-            lines.append(f"| {NAMES[key]} | {fmt(pol)} | {acc[key]['polar']:.2f} | "
-                         f"{fmt(rfd)} | {acc[key]['refined']:.2f} | {t:.1f} s ({cpu:.1f} s) |")
+            cols = (lambda vs: " (" + " / ".join(f"{v:.2f}" for v in vs) + ")")  # noqa: E731
+            tp, tr = paper_setups.get(key, ([], []))
+            ok = "—" if key not in PAPER else ("yes" if abs(acc[key]["polar"] - pol) <= 1
+                                                and abs(acc[key]["refined"] - rfd) <= 1
+                                                else "**no**")
+            lines.append(
+                f"| {NAMES[key]} | {fmt(pol)}{cols(tp) if tp else ''} | "
+                f"{acc[key]['polar']:.2f}{cols(per_setup[key]['polar'])} | "
+                f"{fmt(rfd)}{cols(tr) if tr else ''} | "
+                f"{acc[key]['refined']:.2f}{cols(per_setup[key]['refined'])} | {ok} | "
+                f"{t:.1f} s ({cpu:.1f} s) |")
         lines += ["", "Fast numpy approximation used by the search "
                   "(indievalue.synth.calibrate.quickeval, its own eval draw): majority "
                   f"{_fmt(quick.majority)}, top 1 {_fmt(quick.top1)}, top 24 "
-                  f"{_fmt(quick.topn)}.", "",
+                  f"{_fmt(quick.topn)}; 1,600 persons: top 1 {_fmt(quick.top1_small)}, top 24 "
+                  f"{_fmt(quick.topn_small)}.", "",
                   "## Timing", "",
                   f"Generation of the {n:,} persons: {gen_s:.1f} s; writing the CSV: "
                   f"{write_s:.1f} s (this run, wall; `python benchmarks/bench_synth.py` measures "
@@ -281,6 +323,7 @@ def main() -> None:
                     help="keep the structural knobs from the shipped params.json")
     ap.add_argument("--report-only", action="store_true",
                     help="fit nothing: report on the shipped parameters")
+    ap.add_argument("--out", type=Path, default=REPORT, help="where the report goes")
     ap.add_argument("--no-pipeline", action="store_true",
                     help="report the fast approximation instead of the project's predictors")
     args = ap.parse_args()
@@ -296,8 +339,8 @@ def main() -> None:
         SEARCH_LOG.parent.mkdir(parents=True, exist_ok=True)
         SEARCH_LOG.write_text("\n".join(log) + "\n", encoding="utf-8")
     text = report(params, args.ref, args.report_n, args.seed, log, not args.no_pipeline)
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(text, encoding="utf-8")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text, encoding="utf-8")
     print(text)
 
 
