@@ -150,6 +150,33 @@ def test_fast_encoder_equals_json_dumps_of_the_record_dict(
             assert isinstance(rec, dict) and "person_id" in rec
 
 
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(batches())
+def test_table_from_arrays_equals_the_records_read_back(
+        batch: tuple[Episodes, np.ndarray, Predictions]) -> None:
+    """What a fresh run scores from memory is what reading its records.jsonl gives: the same
+    Arrow table, column types and values (NaN, infinities, -1, extras) included."""
+    import pyarrow as pa
+
+    from indievalue.runs.records import parse_lines, records_table
+
+    eps, gold, preds = batch
+    table = records_table(eps, gold, preds, CAT_OF, NAMES)
+    simple = not (preds.extras and any(preds.extras)) and all(
+        np.asarray(a).dtype.kind in "iu" and np.asarray(a).ndim in (2, 3)
+        and (np.asarray(a).ndim == 2 or np.asarray(a).shape[2] > 0)
+        and key not in RECORD_SCHEMA.names for key, a in (preds.probe_extras or {}).items())
+    assert (table is not None) == simple
+    if table is None:
+        return
+    lines = [line for episode in encode_episodes(eps, gold, preds, CAT_OF, NAMES)
+             for line in episode]
+    blob = ("\n".join(lines) + "\n").encode()
+    read = parse_lines(pa.py_buffer(blob), max(len(line) for line in lines) + 1)
+    assert table.schema.equals(read.schema), (table.schema, read.schema)
+    assert table.equals(read)
+
+
 def test_batch_spelling_of_probabilities_equals_json_dumps() -> None:
     """The whole-batch spelling of rounded probabilities matches ``json.dumps`` wherever it
     spells a probe, and leaves to the caller exactly the probes it cannot spell (exponent

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
 
 from indievalue.benchmark.episodes import EpisodeSet
 from indievalue.benchmark.evalset import (
@@ -31,9 +32,15 @@ from indievalue.runs.files import (
     read_spec_file,
     write_spec_file,
 )
-from indievalue.runs.records import RecordWriter, encode_episodes, episode_number, recover
+from indievalue.runs.records import (
+    RecordWriter,
+    encode_episodes,
+    episode_number,
+    records_table,
+    recover,
+)
 from indievalue.runs.spec import RunSpec, eval_ids_digest
-from indievalue.runs.summary import GROUPS_FILE, SPEC_FILE, score_run
+from indievalue.runs.summary import GROUPS_FILE, SPEC_FILE, score, score_run
 
 EVAL_IDS_FILE = "eval_ids.txt"
 # progress(done, total, correct, answered) or, for predictors that keep counters (language
@@ -133,11 +140,29 @@ def evaluate(
                     shutil.rmtree(out, ignore_errors=True)
             raise
         stats = _StatsFile(out, pred)
+        # A run written whole in this call is scored from the tables of what was written
+        # (equal to reading records.jsonl back, which a resumed run does).
+        memory = _Tables() if not done else None
         with RecordWriter(out) as writer:
             for es, mask in todo:
                 _run_setup(pred, es, np.flatnonzero(mask), writer, progress, counter, total,
-                           stats)
+                           stats, memory)
+        if memory is not None and memory.tables:
+            return score(out, table=pa.concat_tables(memory.tables)).to_json()
     return score_run(out)
+
+
+class _Tables:
+    """The record tables of a run's batches, as long as every batch has one."""
+
+    def __init__(self) -> None:
+        self.tables: list[pa.Table] | None = []
+
+    def add(self, table: pa.Table | None) -> None:
+        if table is None or self.tables is None:
+            self.tables = None
+        else:
+            self.tables.append(table)
 
 
 class _StatsFile:
@@ -178,7 +203,7 @@ def _episode_sizes(es: EpisodeSet) -> list[tuple[tuple[int, int, int], int]]:
 
 def _run_setup(pred: Predictor, es: EpisodeSet, rows: np.ndarray, writer: RecordWriter,
                progress: Progress | None, counter: list[int], total: int,
-               stats: _StatsFile) -> None:
+               stats: _StatsFile, memory: _Tables | None = None) -> None:
     batch = max(1, int(pred.batch_size))
     cat_of = {q.qid: q.category for q in es.episodes.spec.questions}
     names = {c.key: c.name for c in es.episodes.spec.categories}
@@ -188,6 +213,8 @@ def _run_setup(pred: Predictor, es: EpisodeSet, rows: np.ndarray, writer: Record
         preds = pred.predict(eps)
         gold = es.gold[sel]
         writer.write_lines(encode_episodes(eps, gold, preds, cat_of, names))
+        if memory is not None:
+            memory.add(records_table(eps, gold, preds, cat_of, names))
         ok = preds.status is None or np.asarray(preds.status) == "ok"
         counter[0] += gold.size
         counter[1] += int(((np.asarray(preds.choices) == gold) & ok).sum())

@@ -37,7 +37,13 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from indievalue.catalog.spec import Form
 from indievalue.errors import IndieValueError
 from indievalue.fsutil import write_json
-from indievalue.runs.records import RECORDS, RecordLine, read_records_table, validation_text
+from indievalue.runs.records import (
+    RECORDS,
+    RecordLine,
+    check_columns,
+    read_records_table,
+    validation_text,
+)
 from indievalue.runs.spec import RunSpec, eval_ids_digest, provenance
 
 SPEC_FILE = "spec.json"
@@ -298,6 +304,14 @@ class Run:
         table = read_records_table(self.records_path)
         check_against_spec(table, self, self.records_path)
         return table
+
+    def use_table(self, table: pa.Table) -> None:
+        """Take the records from ``table`` (what reading records.jsonl gives, e.g. kept by the
+        run that wrote them) instead of the file; checked as a read table is."""
+        check_columns(table, self.records_path)
+        check_against_spec(table, self, self.records_path)
+        self.__dict__["table"] = table
+        self.__dict__.pop("records", None)
 
     @cached_property
     def records(self) -> pd.DataFrame:

@@ -244,6 +244,60 @@ def _int_texts(arr: np.ndarray) -> list[list[str]]:
     return [flat[i * j : (i + 1) * j] for i in range(e)]
 
 
+def records_table(eps: Episodes, gold: np.ndarray, preds: Predictions,
+                  cat_of: dict[str, str], names: dict[str, str]) -> pa.Table | None:
+    """The Arrow table that reading back :func:`encode_episodes`' lines gives, built from the
+    arrays (scoring a fresh run need not parse its own JSON again); None where the lines hold
+    what only the reader types (per-episode extras, probe extras that are not integers or are
+    named like record fields). Tests hold the two equal."""
+    extras = preds.probe_extras or {}
+    if (preds.extras is not None and any(preds.extras)) or any(
+            key in RECORD_SCHEMA.names for key in extras):
+        return None
+    e, m = eps.probe_qidx.shape
+    n = e * m
+    qidx = eps.probe_qidx.reshape(n).astype(np.int64)
+    qids = [q.qid for q in eps.spec.questions]
+    cats = [names[cat_of[q]] for q in qids]
+    n_opt = eps.n_options.reshape(n).astype(np.int64)
+    episode = np.array([episode_number(eps, i) for i in range(e)], dtype=np.int64)
+    columns: dict[str, pa.Array] = {
+        "person_id": pa.array(np.repeat(eps.person_ids.astype(np.int64), m)),
+        "setup": pa.array(np.full(n, int(eps.setup), dtype=np.int64)),
+        "episode": pa.array(np.repeat(episode, m)),
+        "question": pa.array(qids).take(pa.array(qidx)),
+        "category": pa.array(cats).take(pa.array(qidx)),
+        "n_options": pa.array(n_opt),
+        "gold": pa.array(np.asarray(gold).reshape(n).astype(np.int64)),
+        "prediction": pa.array(np.asarray(preds.choices).reshape(n).astype(np.int64)),
+    }
+    if preds.probs is None:
+        columns["probs"] = pa.nulls(n, type=pa.list_(pa.float64()))
+    else:
+        rounded = round6(np.asarray(preds.probs)).reshape(n, -1)
+        inside = np.arange(rounded.shape[1]) < n_opt[:, None]
+        offsets = np.concatenate([[0], np.cumsum(n_opt)]).astype(np.int32)
+        columns["probs"] = pa.ListArray.from_arrays(pa.array(offsets),
+                                                    pa.array(rounded[inside]))
+    status = (np.full(n, "ok", dtype=object) if preds.status is None
+              else np.asarray(preds.status).reshape(n).astype(str).astype(object))
+    columns["status"] = pa.array(status, type=pa.string())
+    for key, arr in extras.items():
+        a = np.asarray(arr)
+        if a.dtype.kind not in "iu" or a.ndim not in (2, 3) or a.dtype == np.uint64:
+            return None
+        if a.ndim == 2:
+            columns[key] = pa.array(a.reshape(n).astype(np.int64))
+        else:
+            k = a.shape[2]
+            if not k:
+                return None
+            offsets = (np.arange(n + 1) * k).astype(np.int32)
+            columns[key] = pa.ListArray.from_arrays(pa.array(offsets),
+                                                    pa.array(a.reshape(n * k).astype(np.int64)))
+    return pa.table(columns)
+
+
 # -- writing and recovering -----------------------------------------------------------------
 
 def episode_id(rec: dict[str, Any]) -> tuple[int, int, int]:
@@ -331,14 +385,8 @@ def read_records_table(path: Path) -> pa.Table:
     empty = np.flatnonzero(np.diff(ends, prepend=-1) == 1)  # a newline right after another
     if len(empty):
         raise IndieValueError(f"{path}:{int(empty[0]) + 1}: empty line")
-    options = pajson.ParseOptions(explicit_schema=RECORD_SCHEMA,
-                                  unexpected_field_behavior="infer")
-    # Blocks of ~1 MiB are parsed on all cores; a block must hold the longest line.
-    longest = int(np.diff(ends, prepend=-1).max())
-    block = max(1 << 20, 2 * longest)
     try:
-        table = pajson.read_json(pa.BufferReader(buf), parse_options=options,
-                                 read_options=pajson.ReadOptions(block_size=block))
+        table = parse_lines(buf, int(np.diff(ends, prepend=-1).max()))
     except pa.ArrowInvalid as exc:
         raise IndieValueError(_first_bad_line(path, buf.to_pybytes()) or
                               f"{path}: unreadable records ({exc})") from None
@@ -346,6 +394,17 @@ def read_records_table(path: Path) -> pa.Table:
         raise IndieValueError(f"{path}: {len(ends)} lines but {table.num_rows} records")
     check_columns(table, path)
     return table
+
+
+def parse_lines(buf: pa.Buffer, longest: int) -> pa.Table:
+    """Record lines (JSON, one object a line) as a table typed by :data:`RECORD_SCHEMA`,
+    extras inferred. Blocks of ~1 MiB are parsed on all cores; a block must hold the longest
+    line (``longest`` bytes). Raises ``pa.ArrowInvalid`` on what is not JSON."""
+    options = pajson.ParseOptions(explicit_schema=RECORD_SCHEMA,
+                                  unexpected_field_behavior="infer")
+    block = max(1 << 20, 2 * longest)
+    return pajson.read_json(pa.BufferReader(buf), parse_options=options,
+                            read_options=pajson.ReadOptions(block_size=block))
 
 
 def _first_bad_line(path: Path, raw: bytes) -> str | None:

@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 from pydantic import ValidationError
 
 from indievalue.errors import IndieValueError
@@ -112,10 +113,14 @@ def _lm_counts(run_dir: Path) -> tuple[CacheCounts | None, LMCounts | None]:
         raise IndieValueError(f"{path}: {validation_text(exc)}") from None
 
 
-def score(run: Run | str | Path, *, write: bool = True) -> Summary:
+def score(run: Run | str | Path, *, write: bool = True, table: pa.Table | None = None
+          ) -> Summary:
     """Recompute every metric of a run from its records (checked against its spec); with
-    ``write``, also write summary.json and summary.md."""
+    ``write``, also write summary.json and summary.md. ``table``: the records as already in
+    memory (what reading records.jsonl gives; checked the same way) instead of the file."""
     run = run if isinstance(run, Run) else read_run(run)
+    if table is not None:
+        run.use_table(table)
     spec = run.spec
     records = run.records
     cache, lm = _lm_counts(run.path)
