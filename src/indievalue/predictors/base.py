@@ -39,6 +39,16 @@ class PredictorOptions(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+#: The stream every predictor's ``pool`` / ``pool_size`` option draws its sample of the
+#: training pool from: equal sizes draw equal persons whichever predictor asks.
+STREAM_POOL = 11
+
+
+def pool_sample(rows: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """A seeded sample of ``size`` of ``rows``, in the order drawn."""
+    return np.random.default_rng([seed, STREAM_POOL]).choice(rows, size, replace=False)
+
+
 @dataclass(frozen=True)
 class TrainingPool:
     """The persons a predictor may learn from (everyone outside the eval set)."""

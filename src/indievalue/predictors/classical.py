@@ -23,10 +23,9 @@ import scipy.sparse as sp
 
 from indievalue.benchmark.episodes import MAX_DEMOS, Episodes
 from indievalue.catalog.spec import Form, StatementSpec
-from indievalue.predictors.base import Predictions, TrainingPool, empty_probs
+from indievalue.predictors.base import Predictions, TrainingPool, empty_probs, pool_sample
 from indievalue.predictors.baselines import option_frequencies
 
-STREAM_POOL = 11  # the stream Resemble's and the value model's `pool` draw from
 STREAM_SHOW = 13
 STREAM_SPLIT = 17
 VALIDATION_SHARE = 0.2
@@ -38,7 +37,7 @@ def sample_rows(pool: TrainingPool, size: int, seed: int) -> np.ndarray:
     sorted."""
     rows = pool.rows
     if size < len(rows):
-        rows = np.random.default_rng([seed, STREAM_POOL]).choice(rows, size, replace=False)
+        rows = pool_sample(rows, size, seed)
     return np.sort(rows)
 
 

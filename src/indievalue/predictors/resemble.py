@@ -50,10 +50,10 @@ from indievalue.predictors.base import (
     PredictorOptions,
     TrainingPool,
     empty_probs,
+    pool_sample,
     register_predictor,
 )
 
-STREAM_POOL = 11
 MEMO_SIZE = 64  # ranked lists kept: one per batch of episodes (E x k ints, < 100 KB each)
 _MEMO: OrderedDict[str, np.ndarray] = OrderedDict()
 Engine = Literal["popcount", "matmul"]
@@ -87,8 +87,7 @@ class ResemblePredictor(Predictor):
                 from indievalue.errors import IndieValueError
 
                 raise IndieValueError(f"resemble: pool must be 1..{len(rows)} or 'all'")
-            rng = np.random.default_rng([self.seed, STREAM_POOL])
-            rows = rng.choice(rows, size, replace=False)
+            rows = pool_sample(rows, size, self.seed)
         ids = pool.catalog.person_ids[rows]
         rows = rows[np.argsort(ids, kind="stable")]  # index order = person-id order (ties)
         self._catalog = pool.catalog

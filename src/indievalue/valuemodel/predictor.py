@@ -18,11 +18,12 @@ from indievalue.predictors.base import (
     Predictor,
     TrainingPool,
     empty_probs,
+    pool_sample,
     register_predictor,
 )
 from indievalue.valuemodel.options import TRAINING_FIELDS, ValueModelOptions
 
-STREAM_POOL = 11  # the same stream resemble's `pool` uses: equal sizes draw equal persons
+
 def require_torch() -> None:
     require("torch", purpose="the value-model predictor",
             install="'indievalue[valuemodel]' (the CPU build of torch is enough)")
@@ -36,7 +37,7 @@ def pool_rows(pool: TrainingPool, size: str | int, seed: int) -> np.ndarray:
     n = int(size)
     if not 1 <= n <= len(rows):
         raise IndieValueError(f"value-model: pool_size must be 1..{len(rows)} or 'all'")
-    return np.sort(np.random.default_rng([seed, STREAM_POOL]).choice(rows, n, replace=False))
+    return np.sort(pool_sample(rows, n, seed))
 
 
 @register_predictor("value-model")

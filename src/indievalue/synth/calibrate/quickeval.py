@@ -19,12 +19,12 @@ import pandas as pd
 from indievalue.benchmark import evalset
 from indievalue.benchmark.setups import probe_setups as benchmark_setups
 from indievalue.catalog.spec import Form, StatementSpec
+from indievalue.predictors.base import pool_sample
 
 MISSING = -1
 
 
 SMALL_POOL = 1600  # the paper's Resemble (1600) rows: a seeded sample of the training pool
-STREAM_POOL = 11  # the stream Resemble's `pool` option draws that sample from
 
 
 @dataclass(frozen=True)
@@ -136,9 +136,7 @@ def baselines(
     pools = {"": pool}
     if small_pool is not None and small_pool < len(pool):
         # as Resemble's pool=N draws it (rows in file order = person-id order here)
-        small = np.random.default_rng([seed, STREAM_POOL]).choice(pool, small_pool,
-                                                                    replace=False)
-        pools["_small"] = np.sort(small)
+        pools["_small"] = np.sort(pool_sample(pool, small_pool, seed))
     setups = probe_setups(spec)
     names = ["majority", *(f"{k}{tag}" for tag in pools for k in ("top1", "topn"))]
     per_setup: dict[str, dict[str, list[float]]] = {k: {} for k in names}
