@@ -214,13 +214,19 @@ def _prob_texts(rounded: np.ndarray, n_options: np.ndarray) -> list[list[str]]:
     cells[~inside] = 0
     rows = np.arange(e * j)
     cells[rows, np.clip(k - 1, 0, kmax - 1), 8] = ord("]")
-    grid = np.zeros((e * j, 9 * kmax + 2), dtype=np.uint8)
-    grid[:, 0] = ord("[")
-    grid[:, 1:-1] = cells.reshape(e * j, 9 * kmax)
-    grid[:, -1] = ord("\n")
-    flat = grid.tobytes().replace(b"\x00", b"").decode("ascii").split("\n")
-    flat = [t if ok else "" for t, ok in zip(flat, good.tolist(), strict=False)]
+    flat = _bracketed_rows(cells.reshape(e * j, 9 * kmax))
+    flat = [t if ok else "" for t, ok in zip(flat, good.tolist(), strict=True)]
     return [flat[i * j : (i + 1) * j] for i in range(e)]
+
+
+def _bracketed_rows(body: np.ndarray) -> list[str]:
+    """Each row of ``body`` (uint8 ASCII codes, 0 = filler to drop) as "[" + row text, the
+    row's own closing "]" included in it: one bytes pass for the whole batch."""
+    grid = np.zeros((body.shape[0], body.shape[1] + 2), dtype=np.uint8)
+    grid[:, 0] = ord("[")
+    grid[:, 1:-1] = body
+    grid[:, -1] = ord("\n")
+    return grid.tobytes().replace(b"\x00", b"").decode("ascii").split("\n")[:-1]
 
 
 def _int_texts(arr: np.ndarray) -> list[list[str]]:
@@ -234,15 +240,12 @@ def _int_texts(arr: np.ndarray) -> list[list[str]]:
     if not (k and arr.size and int(arr.min()) >= -9 and int(arr.max()) <= 9):
         return [["[" + ",".join(map(str, v)) + "]" for v in row] for row in arr.tolist()]
     values = arr.reshape(e * j, k)
-    grid = np.zeros((e * j, 3 * k + 2), dtype=np.uint8)  # 0: filler, dropped below
-    grid[:, 0] = ord("[")
-    slots = grid[:, 1:-1].reshape(e * j, k, 3)
+    slots = np.zeros((e * j, k, 3), dtype=np.uint8)  # 0: filler, dropped
     slots[:, :, 0] = np.where(values < 0, ord("-"), 0)
     slots[:, :, 1] = np.abs(values) + ord("0")
     slots[:, :, 2] = ord(",")
     slots[:, -1, 2] = ord("]")
-    grid[:, -1] = ord("\n")
-    flat = grid.tobytes().replace(b"\x00", b"").decode("ascii").split("\n")
+    flat = _bracketed_rows(slots.reshape(e * j, 3 * k))
     return [flat[i * j : (i + 1) * j] for i in range(e)]
 
 
