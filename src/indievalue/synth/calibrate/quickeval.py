@@ -154,20 +154,18 @@ def baselines(
             for probes in setups:
                 cols = np.concatenate([offsets[q] + np.arange(n_opt[q]) for q in probes])
                 top = _top(full - e_hot[:, cols] @ p_hot[:, cols].T, top_n)
-                hits = {"majority": 0.0, "top1": 0.0, "topn": 0.0}
+                # the majority vote needs no neighbours: scored with the whole pool only
+                hits = {f"top1{tag}": 0.0, f"topn{tag}": 0.0, **({} if tag else {"majority": 0.0})}
                 for q in probes:
                     truth = lab[ev, q]
                     col = lab[rows, q]
                     if not tag:
-                        maj = _vote(lab[pool, q][None, :], int(n_opt[q]))[0]
+                        maj = _vote(col[None, :], int(n_opt[q]))[0]
                         hits["majority"] += float((truth == maj).sum())
-                    hits["top1"] += float((truth == col[top[:, 0]]).sum())
-                    hits["topn"] += float((truth == _vote(col[top], int(n_opt[q]))).sum())
-                total = len(ev) * len(probes)
+                    hits[f"top1{tag}"] += float((truth == col[top[:, 0]]).sum())
+                    hits[f"topn{tag}"] += float((truth == _vote(col[top], int(n_opt[q]))).sum())
                 for k, v in hits.items():
-                    if k != "majority" or not tag:
-                        per_setup[f"{k}{tag}" if k != "majority" else k][form].append(
-                            100.0 * v / total)
+                    per_setup[k][form].append(100.0 * v / (len(ev) * len(probes)))
     mean = {k: {f: float(np.mean(v)) for f, v in per.items()} for k, per in per_setup.items()}
     return Baselines(mean["majority"], mean["top1"], mean["topn"], len(ev), len(pool),
                      mean.get("top1_small", {}), mean.get("topn_small", {}), per_setup)
