@@ -49,3 +49,23 @@ def test_eval_draw_matches_benchmark(
     quick = synth_frame["D_INTERVIEW"].to_numpy()[rows]
     assert len(bench) == size
     np.testing.assert_array_equal(quick, bench)
+
+
+def test_baselines_score_a_small_pool_and_every_setup(synth_frame: pd.DataFrame,
+                                                      cat: Catalog) -> None:
+    """The calibration's fast evaluator also scores Resemble over a seeded sample of the pool
+    (the paper's 1,600-person rows) and keeps each probe setup's figure; the overall figures
+    are the means over the setups."""
+    b = quickeval.baselines(synth_frame, cat.spec, seed=0, size=200, small_pool=300)
+    n_setups = len(probe_setups(cat.spec))
+    assert set(b.per_setup) == {"majority", "top1", "topn", "top1_small", "topn_small"}
+    for name, overall in (("majority", b.majority), ("top1", b.top1), ("topn", b.topn),
+                          ("top1_small", b.top1_small), ("topn_small", b.topn_small)):
+        for form in ("polar", "refined"):
+            assert len(b.per_setup[name][form]) == n_setups
+            assert overall[form] == pytest.approx(np.mean(b.per_setup[name][form]))
+    assert b.topn_small != b.topn  # 300 neighbours' pool is not the whole pool
+    again = quickeval.baselines(synth_frame, cat.spec, seed=0, size=200, small_pool=300)
+    assert again.topn_small == b.topn_small  # seeded
+    none = quickeval.baselines(synth_frame, cat.spec, seed=0, size=200, small_pool=None)
+    assert none.top1_small == {} and none.top1 == b.top1
