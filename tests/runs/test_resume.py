@@ -160,3 +160,33 @@ def test_kill_and_resume_gives_identical_records(bench: BenchData, tmp_path: Pat
     assert len(k) == len(set(k)) == EXPECTED_KILL
     summary = json.loads((out / "summary.json").read_text())
     assert summary["complete"] is True and summary["n_records"] == EXPECTED_KILL
+
+
+def test_a_fresh_run_is_scored_without_reading_its_records_back(
+        reference: Path, bench: BenchData, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run written whole in one call is scored from the tables of what it wrote (records.jsonl
+    is not parsed again), to the summary that scoring the file gives; a resumed run, which
+    did not write every record itself, reads the file."""
+    import indievalue.runs.files as files
+    from indievalue.runs.summary import score_run
+
+    reads: list[Path] = []
+    real = files.read_records_table
+
+    def counted(path: Path):  # type: ignore[no-untyped-def]
+        reads.append(path)
+        return real(path)
+
+    monkeypatch.setattr(files, "read_records_table", counted)
+    fresh = evaluate(bench.catalog, CONFIG, tmp_path / "fresh")
+    assert reads == []
+    assert fresh == score_run(tmp_path / "fresh") == \
+        json.loads((reference / "summary.json").read_text())
+    reads.clear()
+    full = (reference / RECORDS).read_bytes()
+    line_ends = [i + 1 for i, b in enumerate(full) if b == 0x0A]
+    out = damaged_copy(reference, tmp_path / "resumed", line_ends[39 - 1])  # one whole episode
+    rerun(bench, out)
+    assert reads == [out / RECORDS]
+    assert (out / RECORDS).read_bytes() == full
