@@ -44,7 +44,7 @@ class ValueModelOptions(PredictorOptions):
         "auto", description="Arithmetic of the training steps: 'bf16' multiplies in bfloat16 "
         "(weights, sums, softmaxes and losses stay float32; about a quarter faster where the "
         "CPU has native bfloat16), 'fp32' everywhere, 'auto' bf16 where the CPU supports it "
-        "natively. Prediction is always float32.")
+        "natively. Prediction runs in float64 whatever this says.")
     calibrate: bool = Field(
         True, description="Fit softmax temperatures on a held-out slice of the pool.")
     context: Literal["demos", "visible"] = Field(
