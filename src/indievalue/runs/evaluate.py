@@ -29,6 +29,7 @@ from indievalue.runs.config import EvalConfig, draw_eval_set, episode_sets
 from indievalue.runs.files import (
     new_spec_file,
     read_eval_ids_file,
+    read_groups,
     read_spec_file,
     write_spec_file,
 )
@@ -118,6 +119,10 @@ def evaluate(
             spec, label=label or pred.describe(),
             category_order=[c.name for c in cat.spec.categories],
             expected_records=int(sum(expected.values()))))
+    # The run's own files are read, and refused if damaged, before recover() edits anything.
+    if resuming:
+        read_groups(out, evalset.person_ids)
+    stats = _StatsFile(out)
     done = recover(out, expected)
     todo = [(es, np.array([k not in done for k, _ in _episode_sizes(es)])) for es in sets]
     total = int(sum(expected.values()))
@@ -139,7 +144,6 @@ def evaluate(
                 else:
                     shutil.rmtree(out, ignore_errors=True)
             raise
-        stats = _StatsFile(out, pred)
         # A run written whole in this call is scored from the tables of what was written
         # (equal to reading records.jsonl back, which a resumed run does).
         memory = _Tables() if not done else None
@@ -168,14 +172,13 @@ class _Tables:
 class _StatsFile:
     """Cumulative predictor counters of a run directory (over resumed sessions too)."""
 
-    def __init__(self, out: Path, pred: Predictor):
+    def __init__(self, out: Path):
         self.path = out / LM_STATS_FILE
-        self.pred = pred
         self.base = (PredictorStats.from_json(read_json(self.path)) if self.path.exists()
                      else PredictorStats())
 
-    def update(self) -> PredictorStats | None:
-        current = self.pred.stats()
+    def update(self, pred: Predictor) -> PredictorStats | None:
+        current = pred.stats()
         if current is None:
             return None
         merged = self.base + current
@@ -219,7 +222,7 @@ def _run_setup(pred: Predictor, es: EpisodeSet, rows: np.ndarray, writer: Record
         counter[0] += gold.size
         counter[1] += int(((np.asarray(preds.choices) == gold) & ok).sum())
         counter[2] += gold.size
-        current = stats.update()
+        current = stats.update(pred)
         if progress:
             if current is None:
                 progress(counter[0], total, counter[1], counter[2])
