@@ -190,3 +190,17 @@ def test_a_fresh_run_is_scored_without_reading_its_records_back(
     rerun(bench, out)
     assert reads == [out / RECORDS]
     assert (out / RECORDS).read_bytes() == full
+
+
+@pytest.mark.parametrize("stats", [b"null", b'{"requests": "many"}', b"{not json"])
+def test_damaged_counters_are_refused_before_anything_changes(
+        reference: Path, bench: BenchData, tmp_path: Path, stats: bytes) -> None:
+    """A resumed run whose lm_stats.json is not an object of counters: one error naming the
+    file, and the run directory (its cut records included) exactly as it was."""
+    full = (reference / RECORDS).read_bytes()
+    out = damaged_copy(reference, tmp_path, int(len(full) * 0.5))
+    (out / "lm_stats.json").write_bytes(stats)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    with pytest.raises(IndieValueError, match="lm_stats.json"):
+        rerun(bench, out)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

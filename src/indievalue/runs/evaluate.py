@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+from pydantic import TypeAdapter, ValidationError
 
 from indievalue.benchmark.episodes import EpisodeSet
 from indievalue.benchmark.evalset import (
@@ -18,7 +19,7 @@ from indievalue.benchmark.evalset import (
 from indievalue.benchmark.setups import probe_setups
 from indievalue.catalog.store import Catalog
 from indievalue.errors import IndieValueError
-from indievalue.fsutil import read_json, write_json
+from indievalue.fsutil import write_json
 from indievalue.predictors.base import (
     Predictor,
     PredictorStats,
@@ -39,6 +40,7 @@ from indievalue.runs.records import (
     episode_number,
     records_table,
     recover,
+    validation_text,
 )
 from indievalue.runs.spec import RunSpec, eval_ids_digest
 from indievalue.runs.summary import GROUPS_FILE, SPEC_FILE, score, score_run
@@ -169,13 +171,22 @@ class _Tables:
             self.tables.append(table)
 
 
+_STATS = TypeAdapter(PredictorStats)  # lm_stats.json: the counters, unknown keys ignored
+
+
 class _StatsFile:
     """Cumulative predictor counters of a run directory (over resumed sessions too)."""
 
     def __init__(self, out: Path):
         self.path = out / LM_STATS_FILE
-        self.base = (PredictorStats.from_json(read_json(self.path)) if self.path.exists()
-                     else PredictorStats())
+        self.base = PredictorStats()
+        if self.path.exists():
+            try:
+                self.base = _STATS.validate_json(self.path.read_bytes(), strict=True)
+            except OSError as exc:
+                raise IndieValueError(f"{self.path}: cannot read ({exc})") from None
+            except ValidationError as exc:
+                raise IndieValueError(f"{self.path}: {validation_text(exc)}") from None
 
     def update(self, pred: Predictor) -> PredictorStats | None:
         current = pred.stats()
