@@ -201,6 +201,12 @@ def test_damaged_counters_are_refused_before_anything_changes(
     out = damaged_copy(reference, tmp_path, int(len(full) * 0.5))
     (out / "lm_stats.json").write_bytes(stats)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    with pytest.raises(IndieValueError, match="lm_stats.json"):
+    with pytest.raises(IndieValueError, match=r"lm_stats\.json"):
         rerun(bench, out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+def test_an_unknown_demo_category_writes_nothing(bench: BenchData, tmp_path: Path) -> None:
+    with pytest.raises(IndieValueError, match="unknown category"):
+        evaluate(bench.catalog, CONFIG.replace(demo_category="A"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()

@@ -110,10 +110,10 @@ def evaluate(
         eval_ids_sha256=eval_ids_digest(ids), n_persons=len(ids),
         setups=[list(s.qids) for s in setups],
     )
+    sets = episode_sets(cat, evalset.person_ids, spec)  # refuses bad settings: nothing written
+    expected = {key: n for es in sets for key, n in _episode_sizes(es)}
     existed = out.exists()
     resuming = _prepare_dir(out, spec)
-    sets = episode_sets(cat, evalset.person_ids, spec)
-    expected = {key: n for es in sets for key, n in _episode_sizes(es)}
     if not resuming:
         write_eval_ids(out / EVAL_IDS_FILE, evalset.person_ids)
         write_json(out / GROUPS_FILE, _groups(cat, evalset.person_ids))
