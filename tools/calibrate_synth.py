@@ -2,6 +2,8 @@
 
     python tools/calibrate_synth.py [--ref /work/shared/reference] [--no-search]
     python tools/calibrate_synth.py --report-only   # the report on the shipped parameters
+    python tools/calibrate_synth.py --report-only --no-pipeline --set sub_groups=60 \
+        --set sub_sd=0.6 --out /tmp/variant.md   # a variant of the shipped parameters
 
 Reads real aggregates (per-country polar shares, full distributions, means, missing rates,
 Inglehart-Welzel country scores, the paper's baseline accuracies) from the reference folder,
@@ -186,7 +188,7 @@ RANDOM = (45.37, 27.87)  # Table 3
 
 
 def report(params: SynthParams, ref: Path, n: int, seed: int, log: list[str],
-           pipeline: bool) -> str:
+           pipeline: bool, changes: list[str] | None = None) -> str:
     import tempfile
 
     from indievalue.synth.calibrate import report as rep
@@ -198,7 +200,10 @@ def report(params: SynthParams, ref: Path, n: int, seed: int, log: list[str],
     df = generate_population(n, seed, params)
     gen_s = time.perf_counter() - t0
     lines = ["# Synthetic population calibration", "",
-             f"Generator {GENERATOR_VERSION}, shipped parameters; population of {n:,} persons, "
+             f"Generator {GENERATOR_VERSION}, "
+             + (f"a variant of the shipped parameters ({', '.join(changes)})" if changes
+                else "shipped parameters")
+             + f"; population of {n:,} persons, "
              f"seed {seed}. Targets are statistics of the real WVS-7 data (the paper's Table 3 / "
              "18 and the published aggregates in the reference folder). Reproduce with",
              "", "    python tools/calibrate_synth.py --report-only", "",
@@ -305,7 +310,10 @@ def report(params: SynthParams, ref: Path, n: int, seed: int, log: list[str],
               f"levels g = ({sc['g_low']:.3f}, 1) with shares ({sc['p_low']:.3f}, "
               f"{1 - sc['p_low']:.3f}), uncovered-question skew = {sc['skew']:.3f}; missingness:"
               f" shift {sc['miss_shift']:.3f}, person sd {sc['miss_person_sd']:.3f}, never-skip "
-              f"share {sc['miss_never']:.3f}.", ""]
+              f"share {sc['miss_never']:.3f}"
+              + (f"; {int(sc['sub_groups'])} sub-country groups per country, offsets of root "
+                 f"mean square {sc['sub_sd']:.3f}" if int(sc.get("sub_groups", 0)) else "")
+              + ".", ""]
     if log:
         lines += ["## Search log (fast approximation, full-size population)", "", "```",
                   *log, "```", ""]
@@ -326,22 +334,66 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=REPORT, help="where the report goes")
     ap.add_argument("--no-pipeline", action="store_true",
                     help="report the fast approximation instead of the project's predictors")
+    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                    help=f"with --report-only: change one of {', '.join(VARIANT_KNOBS)} of the "
+                         "shipped parameters (repeatable; nothing is written to package data)")
     args = ap.parse_args()
     log: list[str] = []
+    if args.set and not args.report_only:
+        ap.error("--set needs --report-only")
     if args.report_only:
         from indievalue.synth.generate.params import load_params
 
         params = load_params()
+        if args.set:
+            try:
+                params = variant(params, dict(_setting(x) for x in args.set))
+            except ValueError as exc:
+                ap.error(str(exc))
         if SEARCH_LOG.exists():
             log = SEARCH_LOG.read_text(encoding="utf-8").splitlines()
     else:
         params = calibrate(args, log)
         SEARCH_LOG.parent.mkdir(parents=True, exist_ok=True)
         SEARCH_LOG.write_text("\n".join(log) + "\n", encoding="utf-8")
-    text = report(params, args.ref, args.report_n, args.seed, log, not args.no_pipeline)
+    text = report(params, args.ref, args.report_n, args.seed, log, not args.no_pipeline,
+                  args.set)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text, encoding="utf-8")
     print(text)
+
+
+# Knobs a variant of the shipped parameters can change without refitting (the IW weight and
+# the skew need the fitted base arrays: change them with a full run of this tool).
+VARIANT_KNOBS = ("rho", "g_low", "p_low", "sub_groups", "sub_sd", "sub_seed")
+
+
+def _setting(text: str) -> tuple[str, float]:
+    name, sep, value = text.partition("=")
+    if not sep or name not in VARIANT_KNOBS:
+        raise ValueError(f"--set wants NAME=VALUE with NAME one of {', '.join(VARIANT_KNOBS)}: "
+                         f"{text!r}")
+    try:
+        return name, float(value)
+    except ValueError:
+        raise ValueError(f"--set {name}: not a number: {value!r}") from None
+
+
+def variant(params: SynthParams, changes: dict[str, float]) -> SynthParams:
+    """The shipped parameters with some structural knobs changed (see VARIANT_KNOBS)."""
+    scalars = {**params.scalars, **changes}
+    for key in ("sub_groups", "sub_seed"):
+        if key in changes:
+            scalars[key] = int(changes[key])
+    arrays = dict(params.arrays)
+    arrays["rho"] = np.clip(params["rho"] * scalars["rho"] / params.scalars["rho"], 0.02, 0.99)
+    arrays["structure_levels"] = np.array([scalars["g_low"], 1.0])
+    arrays["structure_p"] = np.array([scalars["p_low"], 1.0 - scalars["p_low"]])
+    out = SynthParams(arrays=arrays, scalars=scalars)
+    from indievalue.synth.generate.values import subgroup_offsets
+
+    subgroup_offsets(out)  # refuses impossible group settings before anything is generated
+    return out
 
 
 def calibrate(args: argparse.Namespace, log: list[str]) -> SynthParams:

@@ -11,9 +11,24 @@ structure (Inglehart-Welzel traditional/secular and survival/self-expression axe
 factor per category u_F) rather than idiosyncrasy, and the person's structure level g (a few
 discrete values, ``structure_levels`` / ``structure_p``) scales it: some persons answer almost
 deterministically from their values, others mostly idiosyncratically. The answer is the number
-of cut points below y, mapped to raw codes in latent order. The postmaterialist batteries are
-first/second choices among four goals (top two of Gumbel-perturbed utilities), not ordinal
-items. ``synth.posterior`` inverts exactly this model (the oracle).
+of cut points below y, mapped to raw codes in latent order.
+
+Optionally (``sub_groups`` > 0 in the scalars; off in the shipped parameters) every country is
+split into that many equal-sized **sub-country groups**, each with its own offset a[c, s, j] on
+every ordinal question (fixed parameters of the world, drawn from ``sub_seed``; over a country's
+groups their mean is 0 and their mean square ``sub_sd``^2), and the rest of the latent is
+scaled by sqrt(1 - sub_sd^2), so y | c still has mean loc[c, j] and variance 1:
+
+    y = loc[c, j] + a[c, s, j] + sqrt(1 - sub_sd^2) * (sqrt(r) * shared + sqrt(1 - r) * e)
+
+A group shares many weak, question-specific tendencies that no low-dimensional factor holds;
+a larger pool holds more members of a person's own group, so nearest-neighbour voting gains
+more from pool size (docs/design/synthetic-population.md, "Small pools").
+
+The postmaterialist batteries are first/second choices among four goals (top two of
+Gumbel-perturbed utilities), not ordinal items. ``synth.oracle.posterior`` inverts exactly this
+model (the oracle) without sub-country groups; with groups it would have to sum over them too,
+which it does not yet: the oracle refuses parameters that have groups.
 """
 
 from __future__ import annotations
@@ -40,6 +55,7 @@ class Latents:
     surv_self: np.ndarray  # (n,)
     category: np.ndarray  # (n, 13)
     structure: np.ndarray  # (n,) the person's share g of each question's communality
+    subgroup: np.ndarray | None = None  # (n,) sub-country group, None without groups
 
 
 def _standardise_within(x: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
@@ -64,12 +80,42 @@ def draw_latents(p: SynthParams, persons: Persons, rng: np.random.Generator) -> 
     levels, probs = p["structure_levels"], p["structure_p"]
     structure = levels[np.minimum(np.searchsorted(np.cumsum(probs), rng.random(n) * probs.sum(),
                                                   side="right"), len(levels) - 1)]
+    groups = sub_groups(p)
+    # drawn last, so that without groups every other draw is what it always was
+    subgroup = rng.integers(0, groups, n) if groups else None
     return Latents(
         trad_secular=_standardise_within(t, persons.country, k),
         surv_self=_standardise_within(s, persons.country, k),
         category=category,
         structure=structure.astype(np.float64),
+        subgroup=subgroup,
     )
+
+
+def sub_groups(p: SynthParams) -> int:
+    """Number of sub-country groups per country (0: none)."""
+    return int(p.scalars.get("sub_groups", 0))
+
+
+def subgroup_offsets(p: SynthParams) -> np.ndarray | None:
+    """(C, S, J) offsets of every country's sub-country groups on every question (0 on the
+    postmaterialist choices), or None without groups. Deterministic in ``sub_seed``; over a
+    country's groups each question's offsets have mean 0 and mean square ``sub_sd``^2."""
+    groups = sub_groups(p)
+    if groups <= 0:
+        return None
+    if groups < 2:
+        raise ValueError("sub_groups must be 0 or at least 2")
+    sd = p.scalar("sub_sd")
+    if not 0.0 <= sd < 1.0:
+        raise ValueError("sub_sd must be in [0, 1)")
+    rng = np.random.default_rng(int(p.scalars.get("sub_seed", 0)))
+    off = rng.standard_normal((p.n_countries, groups, len(p["q_ids"])))
+    off -= off.mean(axis=1, keepdims=True)
+    off *= sd / np.sqrt((off**2).mean(axis=1, keepdims=True))
+    pm_items = {q for pair in PM_PAIRS for q in pair}
+    off[:, :, [str(q) in pm_items for q in p["q_ids"]]] = 0.0
+    return off
 
 
 def answer_codes(
@@ -82,13 +128,18 @@ def answer_codes(
     w, rho, cat = p["w"], p["rho"], p["q_cat"]
     out: dict[str, np.ndarray] = {}
     pm_items = {q for pair in PM_PAIRS for q in pair}
+    offsets = subgroup_offsets(p)
+    scale = 1.0 if offsets is None else float(np.sqrt(1.0 - p.scalar("sub_sd") ** 2))
     for j, qid in enumerate(qids):
         if qid in pm_items:
             continue
         shared = (w[j, 0] * lat.trad_secular + w[j, 1] * lat.surv_self
                   + w[j, 2] * lat.category[:, cat[j]])
         r = rho[j] * lat.structure
-        y = p["loc"][c, j] + np.sqrt(r) * shared + np.sqrt(1.0 - r) * rng.standard_normal(n)
+        y = p["loc"][c, j] + scale * (np.sqrt(r) * shared
+                                      + np.sqrt(1.0 - r) * rng.standard_normal(n))
+        if offsets is not None:
+            y = y + offsets[c, lat.subgroup, j]
         ncat = int(p["q_ncat"][j])
         k = np.searchsorted(p["tau"][j, : ncat - 1], y)
         out[qid] = p["q_codes"][j, k].astype(np.int64)

@@ -33,7 +33,7 @@ from indievalue.predictors.base import (
 )
 from indievalue.synth.generate.params import SynthParams, load_params
 from indievalue.synth.generate.population import GENERATOR_VERSION
-from indievalue.synth.generate.values import PM_LATENT_WEIGHT, PM_PAIRS
+from indievalue.synth.generate.values import PM_LATENT_WEIGHT, PM_PAIRS, sub_groups
 from indievalue.synth.oracle.posterior import (
     BIG,
     AnswerModel,
@@ -188,6 +188,8 @@ def shipped_model() -> AnswerModel:
 
 
 def answer_model(p: SynthParams) -> AnswerModel:
+    if sub_groups(p):
+        raise ValueError("the oracle does not model sub-country groups (sub_groups > 0)")
     qids = [str(q) for q in p["q_ids"]]
     ncat = p["q_ncat"].astype(np.int64)
     k = int(ncat.max())
