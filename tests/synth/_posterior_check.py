@@ -93,8 +93,9 @@ def _predict_at(m: AnswerModel, c: int, g: float, z: np.ndarray, w: np.ndarray, 
     shared = (z[:, :1] * load[None, :, 0] + z[:, 1:2] * load[None, :, 1]
               + z[:, 2:][:, cat] * load[None, :, 2])  # (n, m)
     rr = g * m.rho[q]
-    eta = m.loc[c, q] + np.sqrt(rr) * shared
-    cdf = ndtr((m.cuts[q][None] - eta[..., None]) / np.sqrt(1.0 - rr)[None, :, None])
+    eta = m.loc[c, q] + m.scale * np.sqrt(rr) * shared
+    sd = np.sqrt(m.scale**2 * (1.0 - rr) + m.extra_var)
+    cdf = ndtr((m.cuts[q][None] - eta[..., None]) / sd[None, :, None])
     probs = np.diff(cdf, axis=-1)  # (n, m, K)
     pm = np.flatnonzero(m.pm_battery[q] >= 0)
     if len(pm):

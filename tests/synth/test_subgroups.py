@@ -12,7 +12,6 @@ from indievalue.synth import generate_population
 from indievalue.synth.generate.params import SynthParams, load_params
 from indievalue.synth.generate.persons import draw_persons
 from indievalue.synth.generate.values import answer_codes, draw_latents, subgroup_offsets
-from indievalue.synth.oracle.predictor import answer_model
 
 
 def _with(**scalars: float) -> SynthParams:
@@ -75,8 +74,3 @@ def test_offsets_are_fixed_parameters_centred_per_country() -> None:
 def test_impossible_group_settings_are_refused(scalars: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="sub_"):
         generate_population(10, seed=0, params=_with(**scalars))
-
-
-def test_the_oracle_refuses_a_generator_with_groups() -> None:
-    with pytest.raises(ValueError, match="sub-country groups"):
-        answer_model(_with(sub_groups=3, sub_sd=0.5))

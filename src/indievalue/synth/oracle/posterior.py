@@ -10,6 +10,13 @@ countries and levels) and the predictive distribution of any other question (a p
 posterior variance added to the noise). The Hessian is an arrow (two global factors, thirteen
 category factors that only meet the global ones), so every solve is a 2x2 Schur complement.
 
+With sub-country groups (a generator option) the unknown "country" becomes a cell: a country
+and one of its groups, whose offsets shift every answer's location; the group-free part of the
+latent is scaled by ``scale``. Summing over every cell of every country would multiply the work
+by the number of groups, so the countries are screened first with the group-marginal model
+(each group offset taken as extra independent noise of variance ``extra_var``), through the
+same stages as the cells; only the cells of the countries that survive it are fitted.
+
 An importance-sampling reference in the tests (``tests/synth/_posterior_check.py``) re-weights
 samples from the Laplace proposal by the exact posterior; the tests use it to show the
 approximation changes accuracy by far less than half a point.
@@ -28,6 +35,7 @@ BIG = 1e6  # stands in for an infinite cut point (keeps a * pdf(a) finite)
 # (answers used, Newton steps) per screening stage; None = all answers
 SCHEDULE: tuple[tuple[int | None, int], ...] = ((25, 2), (75, 1), (None, 1))
 PRUNE_NATS = 12.0  # hypotheses this far below their episode's best are dropped after a stage
+SCREEN_NATS = 12.0  # the same for the countries screened with the group-marginal model
 MAX_ITERS = 25
 TOL = 1e-4
 GH_NODES = 16
@@ -36,22 +44,27 @@ LOG_2PI = float(np.log(2 * np.pi))
 
 @dataclass(frozen=True)
 class AnswerModel:
-    """The generator's parameters in the shape the posterior needs."""
+    """The generator's parameters in the shape the posterior needs. A *cell* is a country, or
+    with sub-country groups a country and one of its groups (H = C x S cells)."""
 
-    loc: np.ndarray  # (C, J) latent location per country and question
+    loc: np.ndarray  # (H, J) latent location per cell and question
     cuts: np.ndarray  # (J, K + 1) cut points, -BIG / +BIG padded: category k is cuts[k]..cuts[k+1]
     load: np.ndarray  # (J, 3) loadings (u_T, u_S, own category factor), unit norm
     cat: np.ndarray  # (J,) category factor of each question
     rho: np.ndarray  # (J,) communality
     levels: np.ndarray  # (L,) structure levels g
     log_p_level: np.ndarray  # (L,)
-    log_p_country: np.ndarray  # (C,)
-    asked: np.ndarray  # (C, J) bool
+    log_p_country: np.ndarray  # (H,) log prior of each cell
+    asked: np.ndarray  # (H, J) bool
     corr: float  # corr(u_T, u_S) within a country
     pm_battery: np.ndarray  # (J,) battery 0-2 of a postmaterialist item, -1 otherwise
     pm_second: np.ndarray  # (J,) True for the second choice of a battery
-    pm_util: np.ndarray  # (C, 3, 4) goal utilities at u_S = 0
+    pm_util: np.ndarray  # (H, 3, 4) goal utilities at u_S = 0
     pm_slope: np.ndarray  # (3, 4) d utility / d u_S
+    cell_country: np.ndarray  # (H,) the country of each cell
+    scale: float = 1.0  # factor of the group-free part of the latent
+    extra_var: float = 0.0  # noise variance added for an unknown group (the screening model)
+    screen: AnswerModel | None = None  # the countries' group-marginal model (with groups)
 
 
 @dataclass(frozen=True)
@@ -69,7 +82,7 @@ class Posterior:
     """Laplace posteriors of every kept hypothesis (row) and their episode weights."""
 
     episode: np.ndarray  # (R,)
-    country: np.ndarray  # (R,)
+    country: np.ndarray  # (R,) cell (the country itself without sub-country groups)
     level: np.ndarray  # (R,) structure level g
     weight: np.ndarray  # (R,) posterior probability of the hypothesis within its episode
     mean: np.ndarray  # (R, 15)
@@ -172,7 +185,7 @@ def _rows(m: AnswerModel, obs: Observed, episode: np.ndarray, country: np.ndarra
     ordinal = shown & ~pm
     g = m.levels[level][:, None]
     r = m.rho[qq] * g
-    scale = np.where(ordinal, np.sqrt(r), 0.0)
+    scale = np.where(ordinal, m.scale * np.sqrt(r), 0.0)
     b = np.stack([scale * m.load[qq, k] for k in range(3)])
     lower = np.where(ordinal, m.cuts[qq, obs.lo[episode]], -BIG)
     upper = np.where(ordinal, m.cuts[qq, np.minimum(obs.hi[episode] + 1, m.cuts.shape[1] - 1)],
@@ -191,7 +204,7 @@ def _rows(m: AnswerModel, obs: Observed, episode: np.ndarray, country: np.ndarra
         second[rows[target == 1], bat[target == 1]] = goal[target == 1]
     return _Rows(
         episode=episode, country=country, level=level, loc=m.loc[country[:, None], qq],
-        lower=lower, upper=upper, sig=np.sqrt(1.0 - r), b=b,
+        lower=lower, upper=upper, sig=np.sqrt(m.scale**2 * (1.0 - r) + m.extra_var), b=b,
         flat_cat=np.arange(len(episode))[:, None] * N_CAT + m.cat[qq],
         pm_first=first, pm_second=second, prior=float(np.log(1.0 - m.corr**2)),
         z=np.zeros((len(episode), N_LAT)),
@@ -265,16 +278,10 @@ def _weights(episode: np.ndarray, logw: np.ndarray, n_ep: int) -> np.ndarray:
     return w / tot[episode]
 
 
-def fit_posterior(m: AnswerModel, obs: Observed, extra_q: np.ndarray | None = None
-                  ) -> Posterior:
-    """Laplace posteriors of every plausible (country, level) hypothesis of every episode.
-
-    Hypotheses are fitted in stages (``SCHEDULE``) on growing, evenly spaced subsets of the
-    answers; after each stage those more than ``PRUNE_NATS`` below their episode's best are
-    dropped, and the survivors end at the mode on all answers. ``extra_q`` (E, m) are
-    questions known to be answered (the probes): countries that never asked a shown or probed
-    question are ruled out unless no country asked them all.
-    """
+def _candidates(m: AnswerModel, obs: Observed, extra_q: np.ndarray | None
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(episode, cell, level) of every hypothesis whose cells asked the most of the episode's
+    shown and probed questions (and hold the shown country, if any)."""
     n_ep = len(obs.q)
     n_c, n_l = m.loc.shape[0], len(m.levels)
     ep = np.repeat(np.arange(n_ep), n_c * n_l)
@@ -285,15 +292,20 @@ def fit_posterior(m: AnswerModel, obs: Observed, extra_q: np.ndarray | None = No
     valid = asked_q >= 0
     not_asked = ((~m.asked[:, np.where(valid, asked_q, 0)]) & valid[None]).sum(axis=2).T
     penalty = not_asked[ep, country].astype(np.float64)
-    penalty[(known >= 0) & (known != country)] = np.inf
+    penalty[(known >= 0) & (known != m.cell_country[country])] = np.inf
     best_pen = np.full(n_ep, np.inf)
     np.minimum.at(best_pen, ep, penalty)
     keep = penalty <= best_pen[ep]
-    ep, country, level = ep[keep], country[keep], level[keep]
-    # Successive halving: fit every hypothesis on a few answers, drop the hopeless ones, and
-    # refit the rest on more answers, warm-started; finally iterate to the mode on all answers.
-    z = np.zeros((len(ep), N_LAT))
-    for n_answers, iters in SCHEDULE:
+    return ep[keep], country[keep], level[keep]
+
+
+def _stages(m: AnswerModel, obs: Observed, ep: np.ndarray, country: np.ndarray,
+            level: np.ndarray, z: np.ndarray, schedule: tuple[tuple[int | None, int], ...],
+            prune: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Successive halving: fit every hypothesis on a few answers, drop those ``prune`` nats
+    behind their episode's best, refit the rest on more answers, warm-started."""
+    n_ep = len(obs.q)
+    for n_answers, iters in schedule:
         stride = max(1, -(-obs.q.shape[1] // n_answers)) if n_answers else 1
         sub = Observed(obs.q[:, ::stride], obs.lo[:, ::stride], obs.hi[:, ::stride],
                        obs.country)
@@ -305,8 +317,36 @@ def fit_posterior(m: AnswerModel, obs: Observed, extra_q: np.ndarray | None = No
         logw = _log_evidence(m, rows, fit)
         best = np.full(n_ep, -np.inf)
         np.maximum.at(best, ep, logw)
-        sel = logw >= best[ep] - PRUNE_NATS
+        sel = logw >= best[ep] - prune
         ep, country, level, z = ep[sel], country[sel], level[sel], rows.z[sel] + fit.step[sel]
+    return ep, country, level, z
+
+
+def fit_posterior(m: AnswerModel, obs: Observed, extra_q: np.ndarray | None = None
+                  ) -> Posterior:
+    """Laplace posteriors of every plausible (cell, level) hypothesis of every episode.
+
+    Hypotheses are fitted in stages (``SCHEDULE``) on growing, evenly spaced subsets of the
+    answers; after each stage those more than ``PRUNE_NATS`` below their episode's best are
+    dropped, and the survivors end at the mode on all answers. ``extra_q`` (E, m) are
+    questions known to be answered (the probes): countries that never asked a shown or probed
+    question are ruled out unless no country asked them all. With sub-country groups the
+    countries are screened first (``AnswerModel.screen``, ``SCREEN_NATS``) and only the cells
+    of the survivors enter the stages.
+    """
+    n_ep = len(obs.q)
+    if m.screen is None:
+        ep, country, level = _candidates(m, obs, extra_q)
+        z = np.zeros((len(ep), N_LAT))
+    else:
+        ep, nation, level = _candidates(m.screen, obs, extra_q)
+        ep, nation, level, z = _stages(m.screen, obs, ep, nation, level,
+                                       np.zeros((len(ep), N_LAT)), SCHEDULE, SCREEN_NATS)
+        cells = [np.flatnonzero(m.cell_country == c) for c in range(m.screen.loc.shape[0])]
+        count = np.array([len(cells[c]) for c in nation])
+        country = np.concatenate([cells[c] for c in nation]) if len(nation) else nation
+        ep, level, z = np.repeat(ep, count), np.repeat(level, count), np.repeat(z, count, 0)
+    ep, country, level, z = _stages(m, obs, ep, country, level, z, SCHEDULE, PRUNE_NATS)
     full = _rows(m, obs, ep, country, level, with_pm=True)
     full.z = z
     # A row stops moving once its step is below TOL, so its result never depends on which
@@ -349,8 +389,8 @@ def category_probs(m: AnswerModel, post: Posterior, probe_q: np.ndarray) -> np.n
     mean = (load[..., 0] * post.mean[:, :1] + load[..., 1] * post.mean[:, 1:2]
             + load[..., 2] * zf)
     g = post.level[:, None] * m.rho[q]
-    eta = m.loc[post.country[:, None], q] + np.sqrt(g) * mean
-    sd = np.sqrt(1.0 - g + g * _latent_var(post, load, cat))
+    eta = m.loc[post.country[:, None], q] + m.scale * np.sqrt(g) * mean
+    sd = np.sqrt(m.scale**2 * (1.0 - g + g * _latent_var(post, load, cat)) + m.extra_var)
     cdf = ndtr((m.cuts[q] - eta[..., None]) / sd[..., None])  # (R, m, K+1)
     probs = np.diff(cdf, axis=-1)
     pm = m.pm_battery[q] >= 0

@@ -12,7 +12,7 @@ docs/design/synthetic-population.md.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Literal
 
@@ -33,7 +33,7 @@ from indievalue.predictors.base import (
 )
 from indievalue.synth.generate.params import SynthParams, load_params
 from indievalue.synth.generate.population import GENERATOR_VERSION
-from indievalue.synth.generate.values import PM_LATENT_WEIGHT, PM_PAIRS, sub_groups
+from indievalue.synth.generate.values import PM_LATENT_WEIGHT, PM_PAIRS, subgroup_offsets
 from indievalue.synth.oracle.posterior import (
     BIG,
     AnswerModel,
@@ -145,15 +145,16 @@ def check_catalog(catalog: Catalog) -> None:
             f"{catalog.path} was made by generator {found.group(1)}; regenerate the population")
 
 
-def _for_catalog(spec: StatementSpec) -> _Catalog:
-    p = load_params()
+def _for_catalog(spec: StatementSpec, params: SynthParams | None = None) -> _Catalog:
+    """The model in the spec's question order: the shipped parameters', or ``params``'."""
+    p = load_params() if params is None else params
     qids = [str(q) for q in p["q_ids"]]
     missing = [q for q in spec.qids if q not in qids]
     if missing:
         raise IndieValueError(f"the oracle cannot predict questions the generator does not "
                               f"make: {', '.join(missing[:5])}")
     perm = np.array([qids.index(q) for q in spec.qids])
-    model = _reorder(shipped_model(), perm)
+    model = _reorder(shipped_model() if params is None else answer_model(p), perm)
     lo: dict[Form, np.ndarray] = {}
     hi: dict[Form, np.ndarray] = {}
     for form in ("polar", "refined"):
@@ -173,12 +174,11 @@ def _for_catalog(spec: StatementSpec) -> _Catalog:
 
 
 def _reorder(m: AnswerModel, perm: np.ndarray) -> AnswerModel:
-    return AnswerModel(
-        loc=m.loc[:, perm], cuts=m.cuts[perm], load=m.load[perm], cat=m.cat[perm],
-        rho=m.rho[perm], levels=m.levels, log_p_level=m.log_p_level,
-        log_p_country=m.log_p_country, asked=m.asked[:, perm], corr=m.corr,
-        pm_battery=m.pm_battery[perm], pm_second=m.pm_second[perm], pm_util=m.pm_util,
-        pm_slope=m.pm_slope)
+    return replace(
+        m, loc=m.loc[:, perm], cuts=m.cuts[perm], load=m.load[perm], cat=m.cat[perm],
+        rho=m.rho[perm], asked=m.asked[:, perm], pm_battery=m.pm_battery[perm],
+        pm_second=m.pm_second[perm],
+        screen=None if m.screen is None else _reorder(m.screen, perm))
 
 
 @lru_cache(maxsize=1)
@@ -188,8 +188,25 @@ def shipped_model() -> AnswerModel:
 
 
 def answer_model(p: SynthParams) -> AnswerModel:
-    if sub_groups(p):
-        raise ValueError("the oracle does not model sub-country groups (sub_groups > 0)")
+    """The model of countries (cells = countries), or with sub-country groups the model of
+    cells (country, group) with the countries' group-marginal model as its screen."""
+    countries = _country_model(p)
+    offsets = subgroup_offsets(p)
+    if offsets is None:
+        return countries
+    n_c, n_s = offsets.shape[:2]
+    cell_country = np.repeat(np.arange(n_c), n_s)
+    sd = p.scalar("sub_sd")
+    scale = float(np.sqrt(1.0 - sd**2))
+    screen = replace(countries, scale=scale, extra_var=sd**2)
+    return replace(
+        countries, loc=(countries.loc[:, None, :] + offsets).reshape(n_c * n_s, -1),
+        asked=countries.asked[cell_country], pm_util=countries.pm_util[cell_country],
+        log_p_country=countries.log_p_country[cell_country] - np.log(n_s),
+        cell_country=cell_country, scale=scale, screen=screen)
+
+
+def _country_model(p: SynthParams) -> AnswerModel:
     qids = [str(q) for q in p["q_ids"]]
     ncat = p["q_ncat"].astype(np.int64)
     k = int(ncat.max())
@@ -213,7 +230,8 @@ def answer_model(p: SynthParams) -> AnswerModel:
         log_p_level=np.log(level_p / level_p.sum()), log_p_country=np.log(sizes / sizes.sum()),
         asked=~p["not_asked"].astype(bool), corr=latent_correlation(p),
         pm_battery=battery, pm_second=second, pm_util=util,
-        pm_slope=PM_LATENT_WEIGHT * p["pm_slope"].astype(np.float64))
+        pm_slope=PM_LATENT_WEIGHT * p["pm_slope"].astype(np.float64),
+        cell_country=np.arange(len(sizes)))
 
 
 def latent_correlation(p: SynthParams) -> float:
