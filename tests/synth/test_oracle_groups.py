@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from _posterior_check import importance_probs
+from _posterior_check import assert_laplace_matches_sampling
 
 from indievalue.benchmark.episodes import EpisodeSet, build_episodes
 from indievalue.benchmark.evalset import select_eval_set
@@ -18,7 +18,7 @@ from indievalue.catalog.store import Catalog
 from indievalue.predictors import TrainingPool
 from indievalue.synth import generate_population, write_wvs
 from indievalue.synth.generate.params import SynthParams, load_params
-from indievalue.synth.oracle.posterior import category_probs, fit_posterior
+from indievalue.synth.oracle.posterior import AnswerModel, Observed, category_probs, fit_posterior
 from indievalue.synth.oracle.predictor import OraclePredictor, _for_catalog
 
 GROUPED = {"sub_groups": 6, "sub_sd": 0.6, "sub_seed": 1}
@@ -57,16 +57,20 @@ def test_cells_are_countries_times_groups(grouped_catalog: Catalog) -> None:
     # the group offsets average out to the country's location
     np.testing.assert_allclose(m.loc.reshape(-1, 6, m.loc.shape[1]).mean(axis=1),
                                m.screen.loc, atol=1e-12)
-    plain = _oracle(grouped_catalog, load_params())._cat.model
+    plain = _oracle(grouped_catalog, _params(sub_groups=0))._cat.model
     assert plain.screen is None and plain.scale == 1.0 and plain.extra_var == 0.0
 
 
+def _inputs(cat: Catalog, n: int, setup: int) -> tuple[AnswerModel, Observed, np.ndarray]:
+    """The grouped model, the observed answers of ``n`` refined episodes and their probes."""
+    oracle = _oracle(cat, _params(**GROUPED))
+    es = _episodes(cat, n, setup, "refined")
+    return (oracle._cat.model, oracle._observed(es.episodes, slice(0, n)),
+            es.episodes.probe_qidx.astype(np.int64))
+
+
 def test_screening_keeps_what_the_full_sum_finds(grouped_catalog: Catalog) -> None:
-    oracle = _oracle(grouped_catalog, _params(**GROUPED))
-    es = _episodes(grouped_catalog, 8, 0, "refined")
-    obs = oracle._observed(es.episodes, slice(0, 8))
-    probe_q = es.episodes.probe_qidx.astype(np.int64)
-    m = oracle._cat.model
+    m, obs, probe_q = _inputs(grouped_catalog, 8, 0)
     screened = category_probs(m, fit_posterior(m, obs, extra_q=probe_q), probe_q)
     every = replace(m, screen=None)  # every cell of every country
     full = category_probs(every, fit_posterior(every, obs, extra_q=probe_q), probe_q)
@@ -74,24 +78,16 @@ def test_screening_keeps_what_the_full_sum_finds(grouped_catalog: Catalog) -> No
 
 
 def test_grouped_laplace_matches_importance_sampling(grouped_catalog: Catalog) -> None:
-    oracle = _oracle(grouped_catalog, _params(**GROUPED))
-    es = _episodes(grouped_catalog, 5, 1, "refined")
-    obs = oracle._observed(es.episodes, slice(0, 5))
-    probe_q = es.episodes.probe_qidx.astype(np.int64)
-    m = oracle._cat.model
-    laplace = category_probs(m, fit_posterior(m, obs, extra_q=probe_q), probe_q)
-    exact = importance_probs(m, obs, probe_q, n_samples=3000, seed=1)
-    assert np.abs(laplace - exact).mean() < 0.01
-    assert (laplace.argmax(-1) == exact.argmax(-1)).mean() > 0.95
+    assert_laplace_matches_sampling(*_inputs(grouped_catalog, 5, 1))
 
 
 def test_knowing_the_groups_predicts_better(grouped_catalog: Catalog) -> None:
     """On a grouped population the oracle that sums over groups gives the true answers more
-    probability than one that ignores them (the shipped, group-free model)."""
+    probability than the same model without groups."""
     es = _episodes(grouped_catalog, 30, 2, "polar")
     gold = es.gold.astype(np.int64)
     loglik = {}
-    for name, params in (("groups", _params(**GROUPED)), ("blind", load_params())):
+    for name, params in (("groups", _params(**GROUPED)), ("blind", _params(sub_groups=0))):
         probs = _oracle(grouped_catalog, params).predict(es.episodes).probs
         assert probs is not None
         ok = gold >= 0

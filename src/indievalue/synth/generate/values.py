@@ -13,11 +13,12 @@ discrete values, ``structure_levels`` / ``structure_p``) scales it: some persons
 deterministically from their values, others mostly idiosyncratically. The answer is the number
 of cut points below y, mapped to raw codes in latent order.
 
-Optionally (``sub_groups`` > 0 in the scalars; off in the shipped parameters) every country is
-split into that many equal-sized **sub-country groups**, each with its own offset a[c, s, j] on
-every ordinal question (fixed parameters of the world, drawn from ``sub_seed``; over a country's
-groups their mean is 0 and their mean square ``sub_sd``^2), and the rest of the latent is
-scaled by sqrt(1 - sub_sd^2), so y | c still has mean loc[c, j] and variance 1:
+With ``sub_groups`` > 0 in the scalars (60 in the shipped parameters since generator 1.2.0;
+0 or absent: none) every country is split into that many equal-sized **sub-country groups**,
+each with its own offset a[c, s, j] on every ordinal question (fixed parameters of the world,
+drawn from ``sub_seed``; over a country's groups their mean is 0 and their mean square
+``sub_sd``^2), and the rest of the latent is scaled by sqrt(1 - sub_sd^2), so y | c still has
+mean loc[c, j] and variance 1:
 
     y = loc[c, j] + a[c, s, j] + sqrt(1 - sub_sd^2) * (sqrt(r) * shared + sqrt(1 - r) * e)
 
@@ -27,8 +28,7 @@ more from pool size (docs/design/synthetic-population.md, "Small pools").
 
 The postmaterialist batteries are first/second choices among four goals (top two of
 Gumbel-perturbed utilities), not ordinal items. ``synth.oracle.posterior`` inverts exactly this
-model (the oracle) without sub-country groups; with groups it would have to sum over them too,
-which it does not yet: the oracle refuses parameters that have groups.
+model (the oracle), groups included.
 """
 
 from __future__ import annotations
