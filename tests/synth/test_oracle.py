@@ -106,11 +106,14 @@ def test_valid_probabilities_and_choices(cat: Catalog, ids: np.ndarray,
 
 def test_deterministic_and_batch_independent(cat: Catalog, ids: np.ndarray, pool: TrainingPool,
                                              oracle: OraclePredictor) -> None:
-    es = _episodes(cat, ids[:10], 2, "refined")
+    es = _episodes(cat, ids[:40], 2, "refined")
     a = oracle.predict(es.episodes)
     b = make_predictor("oracle", seed=99).fit(pool).predict(es.episodes)
     np.testing.assert_array_equal(a.choices, b.choices)
     np.testing.assert_array_equal(a.probs, b.probs)
+    for threads in (1, 3):  # batches on any number of threads: the same numbers
+        c = make_predictor("oracle", {"threads": threads}).fit(pool).predict(es.episodes)
+        np.testing.assert_array_equal(a.probs, c.probs)
     alone = oracle.predict(es.episodes.subset(np.array([7])))
     np.testing.assert_allclose(alone.probs[0], a.probs[7], atol=1e-6)  # type: ignore[index]
 

@@ -15,7 +15,8 @@ and one of its groups, whose offsets shift every answer's location; the group-fr
 latent is scaled by ``scale``. Summing over every cell of every country would multiply the work
 by the number of groups, so the countries are screened first with the group-marginal model
 (each group offset taken as extra independent noise of variance ``extra_var``), through the
-same stages as the cells; only the cells of the countries that survive it are fitted.
+usual stages; only the cells of the countries that survive it are fitted, warm-started at their
+country's mode (``CELL_SCHEDULE``).
 
 An importance-sampling reference in the tests (``tests/synth/_posterior_check.py``) re-weights
 samples from the Laplace proposal by the exact posterior; the tests use it to show the
@@ -36,6 +37,8 @@ BIG = 1e6  # stands in for an infinite cut point (keeps a * pdf(a) finite)
 SCHEDULE: tuple[tuple[int | None, int], ...] = ((25, 2), (75, 1), (None, 1))
 PRUNE_NATS = 12.0  # hypotheses this far below their episode's best are dropped after a stage
 SCREEN_NATS = 12.0  # the same for the countries screened with the group-marginal model
+# the cells' stages, warm-started at their country's mode on every answer
+CELL_SCHEDULE: tuple[tuple[int | None, int], ...] = ((75, 0), (None, 1))
 MAX_ITERS = 25
 TOL = 1e-4
 GH_NODES = 16
@@ -346,7 +349,8 @@ def fit_posterior(m: AnswerModel, obs: Observed, extra_q: np.ndarray | None = No
         count = np.array([len(cells[c]) for c in nation])
         country = np.concatenate([cells[c] for c in nation]) if len(nation) else nation
         ep, level, z = np.repeat(ep, count), np.repeat(level, count), np.repeat(z, count, 0)
-    ep, country, level, z = _stages(m, obs, ep, country, level, z, SCHEDULE, PRUNE_NATS)
+    ep, country, level, z = _stages(m, obs, ep, country, level, z,
+                                    SCHEDULE if m.screen is None else CELL_SCHEDULE, PRUNE_NATS)
     full = _rows(m, obs, ep, country, level, with_pm=True)
     full.z = z
     # A row stops moving once its step is below TOL, so its result never depends on which

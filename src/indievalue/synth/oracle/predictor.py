@@ -11,7 +11,9 @@ docs/design/synthetic-population.md.
 
 from __future__ import annotations
 
+import os
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Literal
@@ -52,6 +54,8 @@ class OracleOptions(PredictorOptions):
     context: Literal["demos", "visible"] = Field(
         "demos", description="Condition on the sampled demonstrations ('demos') or on every "
         "non-probe answer the episode shows ('visible', what Resemble compares on).")
+    threads: int = Field(0, ge=0, description="Worker threads over batches of episodes (0: one "
+                         "per CPU core); the results do not depend on it.")
 
 
 @dataclass(frozen=True)
@@ -85,25 +89,38 @@ class OraclePredictor(Predictor):
         return self
 
     def predict(self, episodes: Episodes) -> Predictions:
-        cat = self._cat
         probs = empty_probs(episodes)
         k = probs.shape[-1]
-        for start in range(0, len(episodes), CHUNK):
-            sel = slice(start, start + CHUNK)
-            obs = self._observed(episodes, sel)
-            probe_q = episodes.probe_qidx[sel].astype(np.int64)
-            post = fit_posterior(cat.model, obs, extra_q=probe_q)
-            latent = category_probs(cat.model, post, probe_q)  # (e, m, 10)
-            cum = np.concatenate([np.zeros((*latent.shape[:2], 1)), latent.cumsum(-1)], -1)
-            lo = cat.lo[episodes.probe_form][probe_q]
-            hi = cat.hi[episodes.probe_form][probe_q]
-            ok = lo >= 0
-            p = np.take_along_axis(cum, np.where(ok, hi + 1, 0), -1) \
-                - np.take_along_axis(cum, np.where(ok, lo, 0), -1)
-            p = np.where(ok, np.maximum(p, 0.0), np.nan)[..., :k]
-            probs[sel] = p / np.nansum(p, axis=-1, keepdims=True)
+        chunks = [slice(s, s + CHUNK) for s in range(0, len(episodes), CHUNK)]
+        workers = self.options.threads or os.cpu_count() or 1
+        # Chunks are independent (a hypothesis's fit never depends on its batch), and numpy
+        # and scipy release the GIL in their loops: threads give the same numbers, sooner.
+        if workers > 1 and len(chunks) > 1:
+            with ThreadPoolExecutor(min(workers, len(chunks))) as pool:
+                for sel, p in zip(chunks, pool.map(lambda s: self._chunk(episodes, s, k), chunks),
+                                  strict=True):
+                    probs[sel] = p
+        else:
+            for sel in chunks:
+                probs[sel] = self._chunk(episodes, sel, k)
         choices = np.nan_to_num(probs, nan=-1.0).argmax(axis=-1)
         return Predictions(choices, probs)
+
+    def _chunk(self, episodes: Episodes, sel: slice, k: int) -> np.ndarray:
+        """Option probabilities (e, m, k) of the episodes ``sel``."""
+        cat = self._cat
+        obs = self._observed(episodes, sel)
+        probe_q = episodes.probe_qidx[sel].astype(np.int64)
+        post = fit_posterior(cat.model, obs, extra_q=probe_q)
+        latent = category_probs(cat.model, post, probe_q)  # (e, m, 10)
+        cum = np.concatenate([np.zeros((*latent.shape[:2], 1)), latent.cumsum(-1)], -1)
+        lo = cat.lo[episodes.probe_form][probe_q]
+        hi = cat.hi[episodes.probe_form][probe_q]
+        ok = lo >= 0
+        p = np.take_along_axis(cum, np.where(ok, hi + 1, 0), -1) \
+            - np.take_along_axis(cum, np.where(ok, lo, 0), -1)
+        p = np.where(ok, np.maximum(p, 0.0), np.nan)[..., :k]
+        return p / np.nansum(p, axis=-1, keepdims=True)
 
     def _observed(self, episodes: Episodes, sel: slice) -> Observed:
         cat = self._cat
