@@ -104,7 +104,7 @@ def _predict_at(m: AnswerModel, c: int, g: float, z: np.ndarray, w: np.ndarray, 
               + z[:, 2:][:, cat] * load[None, :, 2])  # (n, m)
     rr = g * m.rho[q]
     eta = m.loc[c, q] + m.scale * np.sqrt(rr) * shared
-    sd = np.sqrt(m.scale**2 * (1.0 - rr) + m.extra_var)
+    sd = np.sqrt(m.scale**2 * (1.0 - rr) + m.extra_var(np.array(c)))
     cdf = ndtr((m.cuts[q][None] - eta[..., None]) / sd[None, :, None])
     probs = np.diff(cdf, axis=-1)  # (n, m, K)
     pm = np.flatnonzero(m.pm_battery[q] >= 0)

@@ -52,13 +52,17 @@ def _episodes(cat: Catalog, n: int, setup: int, form: str) -> EpisodeSet:
 
 def test_cells_are_countries_times_groups(grouped_catalog: Catalog) -> None:
     m = _oracle(grouped_catalog, _params(**GROUPED))._cat.model
-    assert m.screen is not None and m.loc.shape[0] == m.screen.loc.shape[0] * 6
-    np.testing.assert_allclose(np.exp(m.log_p_country).sum(), 1.0)
-    # the group offsets average out to the country's location
-    np.testing.assert_allclose(m.loc.reshape(-1, 6, m.loc.shape[1]).mean(axis=1),
-                               m.screen.loc, atol=1e-12)
+    n_c = m.screen.loc.shape[0] if m.screen is not None else 0
+    assert m.cells_of is not None and m.pseudo_of is not None
+    assert m.cells_of.shape == (n_c, 6) and m.loc.shape[0] == n_c * 7
+    # the group cells' priors sum to one; so do the any-group cells'
+    np.testing.assert_allclose(np.exp(m.log_p_country[m.cells_of]).sum(), 1.0)
+    np.testing.assert_allclose(np.exp(m.log_p_country[m.pseudo_of]).sum(), 1.0)
+    # the group offsets average out to the country's location, the any-group cell's
+    np.testing.assert_allclose(m.loc[m.cells_of].mean(axis=1), m.loc[m.pseudo_of], atol=1e-12)
+    assert (m.extra_var(m.cells_of) == 0).all() and (m.extra_var(m.pseudo_of) > 0).all()
     plain = _oracle(grouped_catalog, _params(sub_groups=0))._cat.model
-    assert plain.screen is None and plain.scale == 1.0 and plain.extra_var == 0.0
+    assert plain.screen is None and plain.scale == 1.0 and plain.pseudo_of is None
 
 
 def _inputs(cat: Catalog, n: int, setup: int) -> tuple[AnswerModel, Observed, np.ndarray]:

@@ -37,6 +37,9 @@ BIG = 1e6  # stands in for an infinite cut point (keeps a * pdf(a) finite)
 SCHEDULE: tuple[tuple[int | None, int], ...] = ((25, 2), (75, 1), (None, 1))
 PRUNE_NATS = 12.0  # hypotheses this far below their episode's best are dropped after a stage
 SCREEN_NATS = 12.0  # the same for the countries screened with the group-marginal model
+# groups count as told apart when their likelihoods at the country's mode leave at most this
+# effective number of them; otherwise the country's any-group cell stands for all its groups
+GROUPS_TOLD_APART = 4.0
 # the cells' stages, warm-started at their country's mode on every answer
 CELL_SCHEDULE: tuple[tuple[int | None, int], ...] = ((75, 0), (None, 1))
 MAX_ITERS = 25
@@ -66,8 +69,14 @@ class AnswerModel:
     pm_slope: np.ndarray  # (3, 4) d utility / d u_S
     cell_country: np.ndarray  # (H,) the country of each cell
     scale: float = 1.0  # factor of the group-free part of the latent
-    extra_var: float = 0.0  # noise variance added for an unknown group (the screening model)
+    cell_var: np.ndarray | None = None  # (H,) noise variance added for an unknown group
     screen: AnswerModel | None = None  # the countries' group-marginal model (with groups)
+    cells_of: np.ndarray | None = None  # (C, S) the group cells of each country
+    pseudo_of: np.ndarray | None = None  # (C,) each country's any-group cell
+
+    def extra_var(self, cell: np.ndarray) -> np.ndarray:
+        """Noise variance added in each of these cells (0 where the group is known)."""
+        return np.zeros(np.shape(cell)) if self.cell_var is None else self.cell_var[cell]
 
 
 @dataclass(frozen=True)
@@ -207,7 +216,8 @@ def _rows(m: AnswerModel, obs: Observed, episode: np.ndarray, country: np.ndarra
         second[rows[target == 1], bat[target == 1]] = goal[target == 1]
     return _Rows(
         episode=episode, country=country, level=level, loc=m.loc[country[:, None], qq],
-        lower=lower, upper=upper, sig=np.sqrt(m.scale**2 * (1.0 - r) + m.extra_var), b=b,
+        lower=lower, upper=upper, sig=np.sqrt(m.scale**2 * (1.0 - r)
+                                              + m.extra_var(country)[:, None]), b=b,
         flat_cat=np.arange(len(episode))[:, None] * N_CAT + m.cat[qq],
         pm_first=first, pm_second=second, prior=float(np.log(1.0 - m.corr**2)),
         z=np.zeros((len(episode), N_LAT)),
@@ -286,9 +296,12 @@ def _candidates(m: AnswerModel, obs: Observed, extra_q: np.ndarray | None
     """(episode, cell, level) of every hypothesis whose cells asked the most of the episode's
     shown and probed questions (and hold the shown country, if any)."""
     n_ep = len(obs.q)
-    n_c, n_l = m.loc.shape[0], len(m.levels)
+    cells = np.arange(m.loc.shape[0])
+    if m.pseudo_of is not None:  # the any-group cells stand in for groups, never beside them
+        cells = np.setdiff1d(cells, m.pseudo_of)
+    n_c, n_l = len(cells), len(m.levels)
     ep = np.repeat(np.arange(n_ep), n_c * n_l)
-    country = np.tile(np.repeat(np.arange(n_c), n_l), n_ep)
+    country = np.tile(np.repeat(cells, n_l), n_ep)
     level = np.tile(np.arange(n_l), n_ep * n_c)
     known = obs.country[ep]
     asked_q = obs.q if extra_q is None else np.concatenate([obs.q, extra_q], axis=1)
@@ -325,6 +338,35 @@ def _stages(m: AnswerModel, obs: Observed, ep: np.ndarray, country: np.ndarray,
     return ep, country, level, z
 
 
+def _groups(m: AnswerModel, obs: Observed, ep: np.ndarray, nation: np.ndarray,
+            level: np.ndarray, z: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The cells that replace each screened (episode, country, level) hypothesis: its group
+    cells within ``PRUNE_NATS`` of the best when the answers single out a few groups (their
+    likelihoods compared at the country's mode), else the country's any-group cell."""
+    assert m.cells_of is not None and m.pseudo_of is not None
+    n_s = m.cells_of.shape[1]
+    cell = m.cells_of[nation].ravel()
+    rows = _rows(m, obs, np.repeat(ep, n_s), cell, np.repeat(level, n_s), with_pm=False)
+    zf = z[:, 2:].ravel()
+    flat = (np.arange(len(ep))[:, None] * N_CAT + m.cat[np.where(obs.q[ep] >= 0, obs.q[ep], 0)])
+    shared = (rows.b[0].reshape(len(ep), n_s, -1) * z[:, None, :1]
+              + rows.b[1].reshape(len(ep), n_s, -1) * z[:, None, 1:2]
+              + rows.b[2].reshape(len(ep), n_s, -1) * zf[flat][:, None, :])
+    eta = rows.loc.reshape(len(ep), n_s, -1) + shared
+    ll = _interval(rows.lower.reshape(eta.shape), rows.upper.reshape(eta.shape), eta,
+                   rows.sig.reshape(eta.shape))[0].sum(axis=-1)  # (R, S)
+    w = np.exp(ll - ll.max(axis=1, keepdims=True))
+    w /= w.sum(axis=1, keepdims=True)
+    told = 1.0 / (w * w).sum(axis=1) <= GROUPS_TOLD_APART
+    keep = told[:, None] & (ll >= ll.max(axis=1, keepdims=True) - PRUNE_NATS)
+    r, g = np.nonzero(keep)
+    any_group = np.flatnonzero(~told)
+    take = np.concatenate([r, any_group])
+    cells = np.concatenate([m.cells_of[nation[r], g], m.pseudo_of[nation[any_group]]])
+    return ep[take], cells, level[take], z[take]
+
+
 def fit_posterior(m: AnswerModel, obs: Observed, extra_q: np.ndarray | None = None
                   ) -> Posterior:
     """Laplace posteriors of every plausible (cell, level) hypothesis of every episode.
@@ -345,10 +387,7 @@ def fit_posterior(m: AnswerModel, obs: Observed, extra_q: np.ndarray | None = No
         ep, nation, level = _candidates(m.screen, obs, extra_q)
         ep, nation, level, z = _stages(m.screen, obs, ep, nation, level,
                                        np.zeros((len(ep), N_LAT)), SCHEDULE, SCREEN_NATS)
-        cells = [np.flatnonzero(m.cell_country == c) for c in range(m.screen.loc.shape[0])]
-        count = np.array([len(cells[c]) for c in nation])
-        country = np.concatenate([cells[c] for c in nation]) if len(nation) else nation
-        ep, level, z = np.repeat(ep, count), np.repeat(level, count), np.repeat(z, count, 0)
+        ep, country, level, z = _groups(m, obs, ep, nation, level, z)
     ep, country, level, z = _stages(m, obs, ep, country, level, z,
                                     SCHEDULE if m.screen is None else CELL_SCHEDULE, PRUNE_NATS)
     full = _rows(m, obs, ep, country, level, with_pm=True)
@@ -394,7 +433,8 @@ def category_probs(m: AnswerModel, post: Posterior, probe_q: np.ndarray) -> np.n
             + load[..., 2] * zf)
     g = post.level[:, None] * m.rho[q]
     eta = m.loc[post.country[:, None], q] + m.scale * np.sqrt(g) * mean
-    sd = np.sqrt(m.scale**2 * (1.0 - g + g * _latent_var(post, load, cat)) + m.extra_var)
+    sd = np.sqrt(m.scale**2 * (1.0 - g + g * _latent_var(post, load, cat))
+                 + m.extra_var(post.country)[:, None])
     cdf = ndtr((m.cuts[q] - eta[..., None]) / sd[..., None])  # (R, m, K+1)
     probs = np.diff(cdf, axis=-1)
     pm = m.pm_battery[q] >= 0

@@ -212,15 +212,23 @@ def answer_model(p: SynthParams) -> AnswerModel:
     if offsets is None:
         return countries
     n_c, n_s = offsets.shape[:2]
-    cell_country = np.repeat(np.arange(n_c), n_s)
+    nations = np.arange(n_c)
+    # cells: every (country, group), then one any-group cell per country (the group-marginal
+    # model, for answers that cannot tell the groups apart)
+    cell_country = np.concatenate([np.repeat(nations, n_s), nations])
     sd = p.scalar("sub_sd")
     scale = float(np.sqrt(1.0 - sd**2))
-    screen = replace(countries, scale=scale, extra_var=sd**2)
+    screen = replace(countries, scale=scale, cell_var=np.full(n_c, sd**2))
     return replace(
-        countries, loc=(countries.loc[:, None, :] + offsets).reshape(n_c * n_s, -1),
+        countries,
+        loc=np.concatenate([(countries.loc[:, None, :] + offsets).reshape(n_c * n_s, -1),
+                            countries.loc]),
         asked=countries.asked[cell_country], pm_util=countries.pm_util[cell_country],
-        log_p_country=countries.log_p_country[cell_country] - np.log(n_s),
-        cell_country=cell_country, scale=scale, screen=screen)
+        log_p_country=np.concatenate([np.repeat(countries.log_p_country, n_s) - np.log(n_s),
+                                      countries.log_p_country]),
+        cell_country=cell_country, scale=scale,
+        cell_var=np.concatenate([np.zeros(n_c * n_s), np.full(n_c, sd**2)]), screen=screen,
+        cells_of=np.arange(n_c * n_s).reshape(n_c, n_s), pseudo_of=n_c * n_s + nations)
 
 
 def _country_model(p: SynthParams) -> AnswerModel:
