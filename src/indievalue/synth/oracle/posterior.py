@@ -356,12 +356,24 @@ def _groups(m: AnswerModel, obs: Observed, ep: np.ndarray, nation: np.ndarray,
     eta = rows.loc.reshape(len(ep), n_s, -1) + shared
     ll = _interval(rows.lower.reshape(eta.shape), rows.upper.reshape(eta.shape), eta,
                    rows.sig.reshape(eta.shape))[0].sum(axis=-1)  # (R, S)
-    w = np.exp(ll - ll.max(axis=1, keepdims=True))
-    w /= w.sum(axis=1, keepdims=True)
-    told = 1.0 / (w * w).sum(axis=1) <= GROUPS_TOLD_APART
-    keep = told[:, None] & (ll >= ll.max(axis=1, keepdims=True) - PRUNE_NATS)
+    top = ll.max(axis=1, keepdims=True)
+    w = np.exp(ll - top)
+    total = w.sum(axis=1)
+    told = total**2 / (w * w).sum(axis=1) <= GROUPS_TOLD_APART
+    # Across the episode's hypotheses, a cell's likelihood at its country's mode plus its
+    # priors (cell, level, the mode's) ranks it; those far behind the episode's best go.
+    r_corr = m.corr
+    prior_z = -0.5 * ((z[:, 0] ** 2 - 2 * r_corr * z[:, 0] * z[:, 1] + z[:, 1] ** 2)
+                      / (1 - r_corr**2) + (z[:, 2:] ** 2).sum(axis=1))
+    base = m.log_p_country[m.pseudo_of[nation]] + m.log_p_level[level] + prior_z
+    score = ll + (base - np.log(n_s))[:, None]  # (R, S)
+    any_score = base + top[:, 0] + np.log(total / n_s)  # the mixture over the groups
+    best = np.full(len(obs.q), -np.inf)
+    np.maximum.at(best, ep, np.where(told, score.max(axis=1), any_score))
+    floor = (best[ep] - 2 * PRUNE_NATS)[:, None]
+    keep = told[:, None] & (ll >= top - PRUNE_NATS) & (score >= floor)
     r, g = np.nonzero(keep)
-    any_group = np.flatnonzero(~told)
+    any_group = np.flatnonzero(~told & (any_score >= floor[:, 0]))
     take = np.concatenate([r, any_group])
     cells = np.concatenate([m.cells_of[nation[r], g], m.pseudo_of[nation[any_group]]])
     return ep[take], cells, level[take], z[take]
