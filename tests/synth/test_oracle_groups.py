@@ -44,10 +44,10 @@ def _oracle(cat: Catalog, params: SynthParams) -> OraclePredictor:
     return oracle
 
 
-def _episodes(cat: Catalog, n: int, setup: int, form: str) -> EpisodeSet:
+def _episodes(cat: Catalog, n: int, setup: int, form: str, demos: int = 200) -> EpisodeSet:
     ids = select_eval_set(cat, 40, seed=0).person_ids[:n]
     return build_episodes(cat, ids, probe_setups(cat.spec)[setup], demo_form=form,  # type: ignore[arg-type]
-                          probe_form=form, seed=0)  # type: ignore[arg-type]
+                          probe_form=form, seed=0, demos=demos)  # type: ignore[arg-type]
 
 
 def test_cells_are_countries_times_groups(grouped_catalog: Catalog) -> None:
@@ -65,10 +65,11 @@ def test_cells_are_countries_times_groups(grouped_catalog: Catalog) -> None:
     assert plain.screen is None and plain.scale == 1.0 and plain.pseudo_of is None
 
 
-def _inputs(cat: Catalog, n: int, setup: int) -> tuple[AnswerModel, Observed, np.ndarray]:
+def _inputs(cat: Catalog, n: int, setup: int, demos: int = 200
+            ) -> tuple[AnswerModel, Observed, np.ndarray]:
     """The grouped model, the observed answers of ``n`` refined episodes and their probes."""
     oracle = _oracle(cat, _params(**GROUPED))
-    es = _episodes(cat, n, setup, "refined")
+    es = _episodes(cat, n, setup, "refined", demos)
     return (oracle._cat.model, oracle._observed(es.episodes, slice(0, n)),
             es.episodes.probe_qidx.astype(np.int64))
 
@@ -79,6 +80,20 @@ def test_screening_keeps_what_the_full_sum_finds(grouped_catalog: Catalog) -> No
     every = replace(m, screen=None)  # every cell of every country
     full = category_probs(every, fit_posterior(every, obs, extra_q=probe_q), probe_q)
     assert np.abs(screened - full).max() < 1e-3
+
+
+def test_few_answers_use_the_any_group_cell_close_to_the_full_sum(
+        grouped_catalog: Catalog) -> None:
+    """With 10 demonstrations the groups cannot be told apart: the country's any-group cell
+    stands for them, and the probabilities stay close to summing over every group."""
+    m, obs, probe_q = _inputs(grouped_catalog, 8, 2, demos=10)
+    post = fit_posterior(m, obs, extra_q=probe_q)
+    assert m.pseudo_of is not None and np.isin(post.country, m.pseudo_of).any()
+    fast = category_probs(m, post, probe_q)
+    every = replace(m, screen=None)
+    full = category_probs(every, fit_posterior(every, obs, extra_q=probe_q), probe_q)
+    assert np.abs(fast - full).mean() < 0.01
+    assert (fast.argmax(-1) == full.argmax(-1)).mean() > 0.9
 
 
 def test_grouped_laplace_matches_importance_sampling(grouped_catalog: Catalog) -> None:
