@@ -106,15 +106,20 @@ class Posterior:
 
 # -- the likelihood of ordinal answers ------------------------------------------------------
 
+def _interval_prob(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """P(a < e < b) for standard normal e, evaluated in the tail the interval lies in so that
+    nearly-1 CDFs do not cancel (at least 1e-300)."""
+    flip = np.where(a + b > 0, -1.0, 1.0)
+    return np.maximum(np.abs(ndtr(flip * b) - ndtr(flip * a)), 1e-300)
+
+
 def _interval(lower: np.ndarray, upper: np.ndarray, eta: np.ndarray, sig: np.ndarray,
               with_log: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """log P(lower < eta + sig e < upper) (0 unless ``with_log``) and its first two
     derivatives in eta."""
     a = (lower - eta) / sig
     b = (upper - eta) / sig
-    # Evaluate in the tail the interval lies in, so nearly-1 CDFs do not cancel.
-    flip = np.where(a + b > 0, -1.0, 1.0)
-    p = np.maximum(np.abs(ndtr(flip * b) - ndtr(flip * a)), 1e-300)
+    p = _interval_prob(a, b)
     pa = np.exp(-0.5 * a * a) / np.sqrt(2 * np.pi)
     pb = np.exp(-0.5 * b * b) / np.sqrt(2 * np.pi)
     d1 = (pa - pb) / (sig * p)
@@ -346,16 +351,17 @@ def _groups(m: AnswerModel, obs: Observed, ep: np.ndarray, nation: np.ndarray,
     likelihoods compared at the country's mode), else the country's any-group cell."""
     assert m.cells_of is not None and m.pseudo_of is not None
     n_s = m.cells_of.shape[1]
-    cell = m.cells_of[nation].ravel()
-    rows = _rows(m, obs, np.repeat(ep, n_s), cell, np.repeat(level, n_s), with_pm=False)
-    zf = z[:, 2:].ravel()
-    flat = (np.arange(len(ep))[:, None] * N_CAT + m.cat[np.where(obs.q[ep] >= 0, obs.q[ep], 0)])
-    shared = (rows.b[0].reshape(len(ep), n_s, -1) * z[:, None, :1]
-              + rows.b[1].reshape(len(ep), n_s, -1) * z[:, None, 1:2]
-              + rows.b[2].reshape(len(ep), n_s, -1) * zf[flat][:, None, :])
-    eta = rows.loc.reshape(len(ep), n_s, -1) + shared
-    ll = _interval(rows.lower.reshape(eta.shape), rows.upper.reshape(eta.shape), eta,
-                   rows.sig.reshape(eta.shape))[0].sum(axis=-1)  # (R, S)
+    # Every group of a hypothesis shares its cut points, loadings and noise (those of its first
+    # group's cell); only the locations differ.
+    rows = _rows(m, obs, ep, m.cells_of[nation, 0], level, with_pm=False)
+    zf = z[:, 2:].ravel()[rows.flat_cat]
+    shared = rows.b[0] * z[:, :1] + rows.b[1] * z[:, 1:2] + rows.b[2] * zf  # (R, d)
+    q = obs.q[ep]
+    loc = m.loc[m.cells_of[nation][:, :, None], np.where(q >= 0, q, 0)[:, None, :]]  # (R, S, d)
+    eta = loc + shared[:, None, :]
+    sig = rows.sig[:, None, :]
+    ll = np.log(_interval_prob((rows.lower[:, None, :] - eta) / sig,
+                               (rows.upper[:, None, :] - eta) / sig)).sum(axis=-1)  # (R, S)
     top = ll.max(axis=1, keepdims=True)
     w = np.exp(ll - top)
     total = w.sum(axis=1)
