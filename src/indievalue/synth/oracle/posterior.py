@@ -239,6 +239,18 @@ class _Fit:
     step: np.ndarray
 
 
+def _global_precision(corr: float) -> np.ndarray:
+    """Prior precision of (u_T, u_S), correlated ``corr`` within a country."""
+    return np.array([[1.0, -corr], [-corr, 1.0]]) / (1.0 - corr * corr)
+
+
+def _log_prior(z: np.ndarray, pt: np.ndarray) -> np.ndarray:
+    """Log prior density of each row of z (R, 15) up to a constant: (u_T, u_S) with precision
+    ``pt``, the category factors standard normal."""
+    zg = z[:, :2]
+    return -0.5 * (np.einsum("ri,ij,rj->r", zg, pt, zg) + (z[:, 2:] ** 2).sum(axis=1))
+
+
 def _newton_step(m: AnswerModel, rows: _Rows, objective: bool = True) -> _Fit:
     z = rows.z
     n = len(z)
@@ -247,12 +259,9 @@ def _newton_step(m: AnswerModel, rows: _Rows, objective: bool = True) -> _Fit:
     eta = rows.loc + bt * z[:, :1] + bs * z[:, 1:2] + bf * zf
     ll, d1, d2 = _interval(rows.lower, rows.upper, eta, rows.sig, objective)
     pm_ll, pm_d1, pm_d2 = _pm_terms(m, rows.country, z[:, 1], rows.pm_first, rows.pm_second)
-    # Prior: (u_T, u_S) correlated, category factors standard normal.
-    r = m.corr
-    pt = np.array([[1.0, -r], [-r, 1.0]]) / (1.0 - r * r)
+    pt = _global_precision(m.corr)
     zg = z[:, :2]
-    prior = -0.5 * (np.einsum("ri,ij,rj->r", zg, pt, zg) + (z[:, 2:] ** 2).sum(axis=1))
-    value = ll.sum(axis=1) + pm_ll + prior - 0.5 * rows.prior
+    value = ll.sum(axis=1) + pm_ll + _log_prior(z, pt) - 0.5 * rows.prior
     grad = np.empty_like(z)
     grad[:, 0] = (d1 * bt).sum(axis=1)
     grad[:, 1] = (d1 * bs).sum(axis=1) + pm_d1
@@ -368,10 +377,8 @@ def _groups(m: AnswerModel, obs: Observed, ep: np.ndarray, nation: np.ndarray,
     told = total**2 / (w * w).sum(axis=1) <= GROUPS_TOLD_APART
     # Across the episode's hypotheses, a cell's likelihood at its country's mode plus its
     # priors (cell, level, the mode's) ranks it; those far behind the episode's best go.
-    r_corr = m.corr
-    prior_z = -0.5 * ((z[:, 0] ** 2 - 2 * r_corr * z[:, 0] * z[:, 1] + z[:, 1] ** 2)
-                      / (1 - r_corr**2) + (z[:, 2:] ** 2).sum(axis=1))
-    base = m.log_p_country[m.pseudo_of[nation]] + m.log_p_level[level] + prior_z
+    base = (m.log_p_country[m.pseudo_of[nation]] + m.log_p_level[level]
+            + _log_prior(z, _global_precision(m.corr)))
     score = ll + (base - np.log(n_s))[:, None]  # (R, S)
     any_score = base + top[:, 0] + np.log(total / n_s)  # the mixture over the groups
     best = np.full(len(obs.q), -np.inf)
