@@ -88,9 +88,9 @@ def score(b: Baselines) -> float:
 
 KNOBS = ("rho", "iw_weight", "g_low", "p_low", "skew", "sub_groups", "sub_sd")
 STEPS = {"rho": 0.02, "iw_weight": 3.0, "g_low": 0.05, "p_low": 0.06, "skew": 0.3,
-         "sub_groups": 20, "sub_sd": 0.025}
+         "sub_sd": 0.025}
 BOUNDS = {"rho": (0.02, 0.99), "iw_weight": (0.0, 100.0), "g_low": (0.0, 1.0),
-          "p_low": (0.0, 1.0), "skew": (0.0, 3.0), "sub_groups": (0, 300), "sub_sd": (0.0, 0.9)}
+          "p_low": (0.0, 1.0), "skew": (0.0, 3.0), "sub_sd": (0.0, 0.9)}
 # rho stays at START (answers ~deterministic); so does the number of sub-country groups, and
 # their spread is searched only where there are groups
 SEARCHED = ("sub_sd", "p_low", "g_low", "skew", "iw_weight")
@@ -135,8 +135,6 @@ def search(base: dict[str, np.ndarray], scalars: dict[str, float], n: int, seed:
                     cand = dict(best)
                     lo, hi = BOUNDS[key]
                     cand[key] = min(hi, max(lo, best[key] + direction * step[key]))
-                    if key == "sub_groups":
-                        cand[key] = int(cand[key])
                     if cand == best or run(cand) >= run(best):
                         break
                     best = cand
