@@ -1,0 +1,75 @@
+"""The calibration tool's variants of the shipped parameters (``--set``) and its score."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+
+from indievalue.synth.calibrate.quickeval import Baselines
+from indievalue.synth.generate.params import load_params
+from indievalue.synth.generate.values import subgroup_offsets
+
+TOOL = Path(__file__).resolve().parents[2] / "tools" / "calibrate_synth.py"
+
+
+@pytest.fixture(scope="module")
+def tool() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("calibrate_synth", TOOL)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_a_variant_changes_only_what_it_names(tool: ModuleType) -> None:
+    base = load_params()
+    v = tool.variant(base, dict(tool._setting(x) for x in
+                                ("sub_groups=7", "sub_sd=0.5", "p_low=0.6", "rho=0.475")))
+    assert v.scalars["sub_groups"] == 7 and isinstance(v.scalars["sub_groups"], int)
+    offsets = subgroup_offsets(v)
+    assert offsets is not None and offsets.shape[1] == 7
+    np.testing.assert_allclose(v["structure_p"], [0.6, 0.4])
+    np.testing.assert_allclose(v["structure_levels"], [base.scalars["g_low"], 1.0])
+    np.testing.assert_allclose(v["rho"], np.clip(base["rho"] / 2, 0.02, 0.99))
+    for key in ("loc", "tau", "w", "country_size"):
+        np.testing.assert_array_equal(v[key], base[key])
+    assert subgroup_offsets(base) is None  # the shipped parameters are left alone
+
+
+@pytest.mark.parametrize("text", ["iw_weight=3", "nonsense", "sub_sd=big"])
+def test_settings_it_cannot_apply_are_refused(tool: ModuleType, text: str) -> None:
+    with pytest.raises(ValueError, match="--set"):
+        tool._setting(text)
+
+
+def test_impossible_groups_are_refused_before_generating(tool: ModuleType) -> None:
+    with pytest.raises(ValueError, match="sub_groups"):
+        tool.variant(load_params(), {"sub_groups": 1.0, "sub_sd": 0.5})
+
+
+def test_the_command_line_refuses_bad_settings_in_one_line() -> None:
+    for args in (["--set", "sub_sd=0.5"], ["--report-only", "--set", "iw_weight=3"]):
+        out = subprocess.run([sys.executable, str(TOOL), *args], capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 2 and "Traceback" not in out.stderr
+        assert "--set" in out.stderr.strip().splitlines()[-1]
+
+
+def test_the_score_penalises_figures_more_than_0_9_off(tool: ModuleType) -> None:
+    exact = {k: {"polar": v[0], "refined": v[1]} for k, v in tool.PAPER.items()}
+
+    def baselines(shift: float) -> Baselines:
+        got = {k: dict(v) for k, v in exact.items()}
+        got["top1"]["refined"] += shift
+        return Baselines(got["majority"], got["top1"], got["topn"], 800, 1000,
+                         got["top1_small"], got["topn_small"])
+
+    assert tool.score(baselines(0.0)) == 0.0
+    assert tool.score(baselines(0.8)) == pytest.approx(0.64)
+    assert tool.score(baselines(1.2)) == pytest.approx(1.44 + 10 * 0.09)
