@@ -94,11 +94,11 @@ BOUNDS = {"rho": (0.02, 0.99), "iw_weight": (0.0, 100.0), "g_low": (0.0, 1.0),
 # rho stays at START (answers ~deterministic); so does the number of sub-country groups, and
 # their spread is searched only where there are groups
 SEARCHED = ("sub_sd", "p_low", "g_low", "skew", "iw_weight")
-# The shipped parameters (generator 1.1.0) have no sub-country groups. The best variant with
-# groups found so far (docs/design/synthetic-population.md, "Small pools") is sub_groups 60,
-# sub_sd 0.575, g_low 0.225, p_low 0.70: `--report-only --set ...` reports on it.
-START = {"rho": 0.95, "iw_weight": 12.0, "g_low": 0.2, "p_low": 0.68, "skew": 1.3,
-         "sub_groups": 0, "sub_sd": 0.0, "sub_seed": 0}
+# The shipped parameters (generator 1.2.0): 60 sub-country groups per country, the best
+# setting found (docs/design/synthetic-population.md, "Small pools"); generator 1.1.0 had
+# no groups, g_low 0.2 and p_low 0.68.
+START = {"rho": 0.95, "iw_weight": 12.0, "g_low": 0.225, "p_low": 0.70, "skew": 1.3,
+         "sub_groups": 60, "sub_sd": 0.575, "sub_seed": 0}
 SEARCH_SEEDS = (0, 2026)  # every candidate is scored on populations of these seeds
 
 

@@ -39,7 +39,8 @@ def test_a_variant_changes_only_what_it_names(tool: ModuleType) -> None:
     np.testing.assert_allclose(v["rho"], np.clip(base["rho"] / 2, 0.02, 0.99))
     for key in ("loc", "tau", "w", "country_size"):
         np.testing.assert_array_equal(v[key], base[key])
-    assert subgroup_offsets(base) is None  # the shipped parameters are left alone
+    shipped = subgroup_offsets(base)  # the shipped parameters are left alone
+    assert shipped is not None and shipped.shape[1] == base.scalars["sub_groups"] != 7
 
 
 @pytest.mark.parametrize("text", ["iw_weight=3", "nonsense", "sub_sd=big"])

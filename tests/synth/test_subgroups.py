@@ -1,6 +1,6 @@
-"""Sub-country groups (a generator option, off in the shipped parameters): members of a group
-share question-specific tendencies, the per-country answer distributions stay where they were,
-and with zero groups nothing the generator draws changes."""
+"""Sub-country groups (shipped since generator 1.2.0): members of a group share
+question-specific tendencies, the per-country answer distributions stay where they were, and
+with zero groups nothing the generator draws changes."""
 
 from __future__ import annotations
 
@@ -29,20 +29,24 @@ def _answers(p: SynthParams, n: int, seed: int) -> tuple[np.ndarray, np.ndarray,
     return persons.country, lat.subgroup, np.column_stack([codes[q] for q in qids])
 
 
-def test_none_in_the_shipped_parameters_and_zero_means_none() -> None:
-    assert subgroup_offsets(load_params()) is None
-    a = generate_population(300, seed=4)
-    b = generate_population(300, seed=4, params=_with(sub_groups=0, sub_sd=0.6))
+def test_zero_groups_means_none() -> None:
+    p = load_params()
+    assert int(p.scalars["sub_groups"]) > 1 and subgroup_offsets(p) is not None
+    plain = SynthParams(arrays=p.arrays, scalars={k: v for k, v in p.scalars.items()
+                                                  if not k.startswith("sub_")})
+    assert subgroup_offsets(plain) is None and subgroup_offsets(_with(sub_groups=0)) is None
+    a = generate_population(300, seed=4, params=plain)
+    b = generate_population(300, seed=4, params=_with(sub_groups=0))
     pd.testing.assert_frame_equal(a, b)
-    c = generate_population(300, seed=4, params=_with(sub_groups=5, sub_sd=0.6))
-    qids = [str(q) for q in load_params()["q_ids"]]
-    assert (a[qids].to_numpy() != c[qids].to_numpy()).mean() > 0.05  # groups move answers
+    c = generate_population(300, seed=4)
+    qids = [str(q) for q in p["q_ids"]]
+    assert (a[qids].to_numpy() != c[qids].to_numpy()).mean() > 0.05  # the groups move answers
 
 
 def test_members_of_a_group_agree_more_and_country_shares_hold() -> None:
     grouped = _with(sub_groups=4, sub_sd=0.6)
     country, group, x = _answers(grouped, 8_000, 1)
-    _, none, y = _answers(load_params(), 8_000, 1)
+    _, none, y = _answers(_with(sub_groups=0), 8_000, 1)
     assert none is None and group is not None and set(np.unique(group)) == {0, 1, 2, 3}
     # the largest country: pairs of persons in one group agree more often than across groups
     c = np.bincount(country).argmax()
