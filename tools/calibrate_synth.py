@@ -37,7 +37,11 @@ from indievalue.synth.calibrate.fit_answers import (  # noqa: E402
     percountry_polar_targets,
 )
 from indievalue.synth.calibrate.fit_countries import build_countries, build_layout  # noqa: E402
-from indievalue.synth.calibrate.quickeval import Baselines, baselines  # noqa: E402
+from indievalue.synth.calibrate.quickeval import (  # noqa: E402
+    Baselines,
+    baselines,
+    eligible_oceania,
+)
 from indievalue.synth.generate.params import SynthParams, save_params  # noqa: E402
 from indievalue.synth.generate.population import (  # noqa: E402
     GENERATOR_VERSION,
@@ -204,6 +208,31 @@ def table18_setups(ref: Path) -> dict[str, tuple[list[float], list[float]]]:
             out[key] = (row[0:3], row[4:7])
     return out
 RANDOM = (45.37, 27.87)  # Table 3
+FIGURE6 = "figure6_continent_specific_reasoners_accuracy_percent"
+
+
+def oceania_share(ref: Path) -> float | None:
+    """Oceania's share of the paper's 800 eval persons, read off its Figure 6 (None without
+    it). Every row gives the accuracy on each continent's eval persons and on all of them;
+    the five continents other than Oceania have equal quotas (PROTOCOL §3.2), so
+    All = w * Oceania + (1 - w) * (their mean); w is averaged over the rows."""
+    path = ref / "wvs7-aggregates" / "tidy" / "indievalue_paper_targets.json"
+    if not path.is_file():
+        return None
+    fig = json.loads(path.read_text(encoding="utf-8")).get(FIGURE6, {})
+    cols = fig.get("_columns", [])
+    if "Oceania" not in cols or "All" not in cols:
+        return None
+    oce, every = cols.index("Oceania"), cols.index("All")
+    others = [i for i, c in enumerate(cols) if i not in (oce, every)]
+    shares = []
+    for name, row in fig.items():
+        if name.startswith("_") or not isinstance(row, list) or len(row) != len(cols):
+            continue
+        rest = float(np.mean([row[i] for i in others]))
+        if abs(row[oce] - rest) > 1e-9:
+            shares.append((row[every] - rest) / (row[oce] - rest))
+    return float(np.mean(shares)) if shares else None
 
 
 def report(params: SynthParams, ref: Path, n: int, seed: int, log: list[str],
@@ -284,6 +313,17 @@ def report(params: SynthParams, ref: Path, n: int, seed: int, log: list[str],
             lines.append(f"| {NAMES[key]} | {pol:.2f}/{rfd:.2f} | "
                          f"{_fmt(getattr(quick, key))} |")
         lines += ["", f"Generation: {gen_s:.1f} s.", ""]
+    n_oce = eligible_oceania(df, spec)
+    quota = max(1, (800 - min(n_oce, 800)) // 5 + 1)
+    share = oceania_share(ref)
+    lines += ["## Who the eval set holds", "",
+              f"Oceania persons eligible for the eval set (all probe questions and ≥ 239 "
+              f"answers valid; PROTOCOL §3.2 keeps every one): **{n_oce:,}**, about "
+              f"{100 * n_oce / (n_oce + 5 * quota):.1f} % of the 800."
+              + ("" if share is None else
+                 f" The paper's Figure 6 implies {100 * share:.1f} % (about "
+                 f"{share * 805:.0f} persons): every other figure here is measured on a "
+                 "different mix of persons while the two differ."), ""]
     counts = rep.valid_counts(df, spec)
     lines += ["## Missingness (253 value questions)", "",
               "| statistic | target | synthetic |", "|---|---|---|",

@@ -1,8 +1,10 @@
-"""The calibration tool's variants of the shipped parameters (``--set``) and its score."""
+"""The calibration tool's variants of the shipped parameters (``--set``), its score, and the
+eval set's Oceania share it reports against the paper's."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -11,7 +13,9 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from indievalue.synth.calibrate.quickeval import Baselines
+from indievalue.catalog.spec_io import builtin_spec
+from indievalue.synth import generate_population
+from indievalue.synth.calibrate.quickeval import Baselines, eligible_oceania, labels, select_eval
 from indievalue.synth.generate.params import load_params
 from indievalue.synth.generate.values import subgroup_offsets
 
@@ -74,3 +78,32 @@ def test_the_score_penalises_figures_more_than_0_9_off(tool: ModuleType) -> None
     assert tool.score(baselines(0.0)) == 0.0
     assert tool.score(baselines(0.8)) == pytest.approx(0.64)
     assert tool.score(baselines(1.2)) == pytest.approx(1.44 + 10 * 0.09)
+
+
+def test_oceania_share_is_read_off_figure_6(tool: ModuleType, tmp_path: Path) -> None:
+    """All = w * Oceania + (1 - w) * mean(other five) on every row recovers w."""
+    cols = ["Africa", "Europe", "North America", "Oceania", "South America", "Asia", "All"]
+    rng = np.random.default_rng(0)
+    fig: dict[str, object] = {"_columns": cols, "_note": "rows: training continent"}
+    for row in range(4):
+        acc = list(rng.uniform(60, 80, 6))  # Africa..Asia, Oceania at index 3
+        rest = float(np.mean(acc[:3] + acc[4:]))
+        fig[f"r{row}"] = [*acc, 0.2 * acc[3] + 0.8 * rest]
+    tidy = tmp_path / "wvs7-aggregates" / "tidy"
+    tidy.mkdir(parents=True)
+    path = tidy / "indievalue_paper_targets.json"
+    path.write_text(json.dumps({tool.FIGURE6: fig}), encoding="utf-8")
+    assert tool.oceania_share(tmp_path) == pytest.approx(0.2)
+    path.write_text("{}", encoding="utf-8")
+    assert tool.oceania_share(tmp_path) is None
+    assert tool.oceania_share(tmp_path / "missing") is None
+
+
+def test_eligible_oceania_is_what_the_eval_draw_keeps() -> None:
+    """With room for everyone, the eval draw takes every eligible Oceania person."""
+    df = generate_population(4_000, seed=3)
+    spec = builtin_spec()
+    n = eligible_oceania(df, spec)
+    ev = select_eval(df, spec, labels(df, spec, "polar"), 100_000, np.random.default_rng(0))
+    continent = df["B_COUNTRY"].to_numpy()[ev]
+    assert n > 0 and int((continent == 554).sum()) == n  # New Zealand: Oceania's only one

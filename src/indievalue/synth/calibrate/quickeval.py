@@ -67,6 +67,26 @@ def valid_demographics(df: pd.DataFrame, spec: StatementSpec) -> np.ndarray:
     return count
 
 
+def _eligible(df: pd.DataFrame, spec: StatementSpec, polar: np.ndarray
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Which rows may enter the eval set (every probe question and enough answers valid),
+    and each row's continent statement."""
+    probes = sorted({q for s in probe_setups(spec) for q in s})
+    ok = (polar[:, probes] >= 0).all(axis=1) & (
+        (polar >= 0).sum(axis=1) >= evalset.MIN_VALID_ANSWERS)
+    cont_entry = next(d for d in spec.demographics if d.did == "B_COUNTRY_to_continent")
+    assert cont_entry.mapping is not None
+    return ok, df["B_COUNTRY"].map(cont_entry.mapping).to_numpy()
+
+
+def eligible_oceania(df: pd.DataFrame, spec: StatementSpec) -> int:
+    """How many Oceania persons the eval set may take. The reference keeps every one of them
+    and an equal quota of each other continent, so this sets Oceania's share of the eval set
+    (about n / (n + 5 * quota))."""
+    ok, continent = _eligible(df, spec, labels(df, spec, "polar"))
+    return int((ok & (continent == evalset.OCEANIA)).sum())
+
+
 def select_eval(
     df: pd.DataFrame, spec: StatementSpec, polar: np.ndarray, size: int, rng: np.random.Generator
 ) -> np.ndarray:
@@ -75,12 +95,7 @@ def select_eval(
     The rules of ``benchmark.evalset.select_eval_set``, read from the frame instead of a
     catalog; where a continent or the union falls short this takes what there is instead of
     refusing (the search may run on small populations)."""
-    probes = sorted({q for s in probe_setups(spec) for q in s})
-    ok = (polar[:, probes] >= 0).all(axis=1) & (
-        (polar >= 0).sum(axis=1) >= evalset.MIN_VALID_ANSWERS)
-    cont_entry = next(d for d in spec.demographics if d.did == "B_COUNTRY_to_continent")
-    assert cont_entry.mapping is not None
-    continent = df["B_COUNTRY"].map(cont_entry.mapping).to_numpy()
+    ok, continent = _eligible(df, spec, polar)
     n_demo = valid_demographics(df, spec)
     oce = np.flatnonzero(ok & (continent == evalset.OCEANIA))
     quota = max(1, (size - min(len(oce), size)) // len(evalset.QUOTA_CONTINENTS) + 1)
