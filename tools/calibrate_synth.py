@@ -427,7 +427,9 @@ def main() -> None:
 
 # Knobs a variant of the shipped parameters can change without refitting (the IW weight and
 # the skew need the fitted base arrays: change them with a full run of this tool).
-VARIANT_KNOBS = ("rho", "g_low", "p_low", "sub_groups", "sub_sd", "sub_seed")
+VARIANT_KNOBS = ("rho", "g_low", "p_low", "sub_groups", "sub_sd", "sub_seed",
+                 "nz_miss_shift", "nz_never")
+NEW_ZEALAND = 554  # Oceania's only eval country: its eligible persons set Oceania's share
 
 
 def _setting(text: str) -> tuple[str, float]:
@@ -451,6 +453,19 @@ def variant(params: SynthParams, changes: dict[str, float]) -> SynthParams:
     arrays["rho"] = np.clip(params["rho"] * scalars["rho"] / params.scalars["rho"], 0.02, 0.99)
     arrays["structure_levels"] = np.array([scalars["g_low"], 1.0])
     arrays["structure_p"] = np.array([scalars["p_low"], 1.0 - scalars["p_low"]])
+    if "nz_miss_shift" in changes or "nz_never" in changes:
+        # New Zealand's own don't-know shift and never-skip share (docs/design/
+        # synthetic-population.md, "What remains", item 0); every other country keeps the
+        # global values
+        nz = params["country_code"] == NEW_ZEALAND
+        never = float(changes.get("nz_never", params.scalar("miss_never")))
+        if not 0.0 <= never <= 1.0:
+            raise ValueError(f"--set nz_never: a share in [0, 1], not {never}")
+        arrays["miss_country_shift"] = np.where(nz, float(changes.get("nz_miss_shift", 0.0)),
+                                                0.0)
+        arrays["miss_country_never"] = np.where(nz, never, params.scalar("miss_never"))
+        for key in ("nz_miss_shift", "nz_never"):
+            scalars.pop(key, None)
     out = SynthParams(arrays=arrays, scalars=scalars)
     from indievalue.synth.generate.values import subgroup_offsets
 

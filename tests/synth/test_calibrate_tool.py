@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from indievalue.catalog.spec_io import builtin_spec
@@ -107,3 +108,25 @@ def test_eligible_oceania_is_what_the_eval_draw_keeps() -> None:
     ev = select_eval(df, spec, labels(df, spec, "polar"), 100_000, np.random.default_rng(0))
     continent = df["B_COUNTRY"].to_numpy()[ev]
     assert n > 0 and int((continent == 554).sum()) == n  # New Zealand: Oceania's only one
+
+
+def test_new_zealand_missingness_moves_only_new_zealand(tool: ModuleType) -> None:
+    """A variant's own missingness for New Zealand: its persons skip more and fewer of them
+    can enter the eval set, while every other person's row stays exactly as it was; the
+    global values as per-country arrays change nothing at all."""
+    base = load_params()
+    same = tool.variant(base, {"nz_miss_shift": 0.0, "nz_never": base.scalar("miss_never")})
+    assert "miss_country_shift" in same.arrays and "nz_never" not in same.scalars
+    a = generate_population(6_000, seed=5, params=base)
+    pd.testing.assert_frame_equal(a, generate_population(6_000, seed=5, params=same))
+    skips = tool.variant(base, {"nz_miss_shift": 2.0, "nz_never": 0.0})
+    b = generate_population(6_000, seed=5, params=skips)
+    nz = a["B_COUNTRY"].to_numpy() == tool.NEW_ZEALAND
+    assert nz.sum() > 30
+    pd.testing.assert_frame_equal(a[~nz], b[~nz])
+    qids = [str(q) for q in base["q_ids"]]
+    assert (b.loc[nz, qids] < 0).to_numpy().mean() > 2 * (a.loc[nz, qids] < 0).to_numpy().mean()
+    spec = builtin_spec()
+    assert eligible_oceania(b, spec) < eligible_oceania(a, spec) / 2
+    with pytest.raises(ValueError, match="nz_never"):
+        tool.variant(base, {"nz_never": 1.5})

@@ -34,6 +34,9 @@ ARRAY_KEYS = (
     "pm_base", "pm_slope",
 )
 
+# Arrays the generator reads when present (per-country missingness, see values.apply_missing).
+OPTIONAL_ARRAY_KEYS = ("miss_country_shift", "miss_country_never")
+
 
 @dataclass(frozen=True)
 class Column:
@@ -97,7 +100,8 @@ def save_params(directory: Any, arrays: dict[str, np.ndarray], scalars: dict[str
     if missing:
         raise ValueError(f"parameter arrays missing: {missing}")
     buf = io.BytesIO()
-    np.savez_compressed(buf, **{k: arrays[k] for k in ARRAY_KEYS})  # type: ignore[arg-type]
+    keys = ARRAY_KEYS + tuple(k for k in OPTIONAL_ARRAY_KEYS if k in arrays)
+    np.savez_compressed(buf, **{k: arrays[k] for k in keys})  # type: ignore[arg-type]
     (directory / PARAMS_FILE).write_bytes(buf.getvalue())
     (directory / SCALARS_FILE).write_text(
         json.dumps(scalars, indent=1, sort_keys=True) + "\n", encoding="utf-8"
