@@ -154,18 +154,6 @@ def answer_codes(
     return out
 
 
-def _per_country(p: SynthParams, key: str, country: np.ndarray) -> np.ndarray | float:
-    """A missingness scalar, or per person where the parameters hold a per-country version
-    (``miss_country_shift`` adds to ``miss_shift``, ``miss_country_never`` replaces
-    ``miss_never``): a survey mode can change how often a whole country skips questions.
-    Neither draws anything, so the random streams stay as they are."""
-    if key == "miss_shift":
-        extra = p.arrays.get("miss_country_shift")
-        return p.scalar(key) + (0.0 if extra is None else extra[country])
-    own = p.arrays.get("miss_country_never")
-    return p.scalar(key) if own is None else own[country]
-
-
 def apply_missing(
     p: SynthParams, persons: Persons, codes: dict[str, np.ndarray], rng: np.random.Generator
 ) -> None:
@@ -178,8 +166,13 @@ def apply_missing(
     qids = [str(q) for q in p["q_ids"]]
     propensity = rng.normal(0.0, p.scalar("miss_person_sd"), n)
     # Some respondents answer everything they are asked (the real file's ~17 % complete).
-    propensity[rng.random(n) < _per_country(p, "miss_never", c)] = -np.inf
-    dk_shift = _per_country(p, "miss_shift", c)
+    # Optional per-country versions (a survey mode can change how often a whole country
+    # skips): ``miss_country_never`` replaces the share, ``miss_country_shift`` adds to the
+    # shift; neither draws anything, so the random streams stay as they are.
+    never = p.arrays.get("miss_country_never")
+    propensity[rng.random(n) < (p.scalar("miss_never") if never is None else never[c])] = -np.inf
+    shift = p.arrays.get("miss_country_shift")
+    dk_shift = p.scalar("miss_shift") + (0.0 if shift is None else shift[c])
     for j, qid in enumerate(qids):
         x = codes[qid]
         logit = p["miss_logit"][j] + dk_shift + propensity
