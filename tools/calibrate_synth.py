@@ -30,6 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from indievalue.benchmark.evalset import QUOTA_CONTINENTS  # noqa: E402
 from indievalue.catalog.spec_io import builtin_spec  # noqa: E402
 from indievalue.synth.calibrate.fit_answers import (  # noqa: E402
     fit_missing,
@@ -40,6 +41,7 @@ from indievalue.synth.calibrate.fit_countries import build_countries, build_layo
 from indievalue.synth.calibrate.quickeval import (  # noqa: E402
     Baselines,
     baselines,
+    continent_quota,
     eligible_oceania,
 )
 from indievalue.synth.generate.params import SynthParams, save_params  # noqa: E402
@@ -314,12 +316,12 @@ def report(params: SynthParams, ref: Path, n: int, seed: int, log: list[str],
                          f"{_fmt(getattr(quick, key))} |")
         lines += ["", f"Generation: {gen_s:.1f} s.", ""]
     n_oce = eligible_oceania(df, spec)
-    quota = max(1, (800 - min(n_oce, 800)) // 5 + 1)
+    candidates = n_oce + len(QUOTA_CONTINENTS) * continent_quota(n_oce, 800)
     share = oceania_share(ref)
     lines += ["## Who the eval set holds", "",
               f"Oceania persons eligible for the eval set (all probe questions and ≥ 239 "
               f"answers valid; PROTOCOL §3.2 keeps every one): **{n_oce:,}**, about "
-              f"{100 * n_oce / (n_oce + 5 * quota):.1f} % of the 800."
+              f"{100 * n_oce / candidates:.1f} % of the 800."
               + ("" if share is None else
                  f" The paper's Figure 6 implies {100 * share:.1f} % (about "
                  f"{share * 805:.0f} persons): every other figure here is measured on a "

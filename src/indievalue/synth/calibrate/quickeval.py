@@ -87,6 +87,12 @@ def eligible_oceania(df: pd.DataFrame, spec: StatementSpec) -> int:
     return int((ok & (continent == evalset.OCEANIA)).sum())
 
 
+def continent_quota(n_oceania: int, size: int) -> int:
+    """Persons drawn from each non-Oceania continent when ``n_oceania`` Oceania persons are
+    kept for an eval set of ``size`` (PROTOCOL §3.2)."""
+    return max(1, (size - min(n_oceania, size)) // len(evalset.QUOTA_CONTINENTS) + 1)
+
+
 def select_eval(
     df: pd.DataFrame, spec: StatementSpec, polar: np.ndarray, size: int, rng: np.random.Generator
 ) -> np.ndarray:
@@ -98,7 +104,7 @@ def select_eval(
     ok, continent = _eligible(df, spec, polar)
     n_demo = valid_demographics(df, spec)
     oce = np.flatnonzero(ok & (continent == evalset.OCEANIA))
-    quota = max(1, (size - min(len(oce), size)) // len(evalset.QUOTA_CONTINENTS) + 1)
+    quota = continent_quota(len(oce), size)
     cap = max(round(evalset.RELIGION_CAP_AT_800 * size / evalset.DEFAULT_EVAL_SIZE), 1)
     chosen = [oce]
     religion = df["Q289"].to_numpy()
