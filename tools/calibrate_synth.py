@@ -30,10 +30,15 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from indievalue.benchmark.evalset import QUOTA_CONTINENTS  # noqa: E402
+from indievalue.benchmark.evalset import (  # noqa: E402
+    DEFAULT_EVAL_SIZE,
+    OCEANIA,
+    QUOTA_CONTINENTS,
+)
 from indievalue.catalog.spec_io import builtin_spec  # noqa: E402
 from indievalue.synth.calibrate.fit_answers import (  # noqa: E402
     fit_missing,
+    fit_oceania_missing,
     fit_questions,
     percountry_polar_targets,
 )
@@ -76,9 +81,21 @@ def assemble(base: dict[str, np.ndarray], scalars: dict[str, float]) -> SynthPar
     arrays["w"] = raw / np.linalg.norm(raw, axis=1, keepdims=True)
     arrays["rho"] = np.clip(scalars["rho"] * base["rho_rel"], 0.02, 0.99)
     arrays["loc"] = base["loc"] + scalars["skew"] * (base["uncovered"] * base["skew_sign"])
-    arrays["structure_levels"] = np.array([scalars["g_low"], 1.0])
-    arrays["structure_p"] = np.array([scalars["p_low"], 1.0 - scalars["p_low"]])
+    arrays.update(structure(scalars))
     return SynthParams(arrays=arrays, scalars=dict(scalars))
+
+
+def structure(scalars: dict[str, float]) -> dict[str, np.ndarray]:
+    """The persons' structure levels and their shares: g_low for a share p_low, g_mid for a
+    share p_mid (absent or 0: no middle level) and 1 for the rest."""
+    p_mid = float(scalars.get("p_mid", 0.0))
+    levels = [scalars["g_low"], *([scalars["g_mid"]] if p_mid > 0 else []), 1.0]
+    shares = [scalars["p_low"], *([p_mid] if p_mid > 0 else []),
+              1.0 - scalars["p_low"] - p_mid]
+    if min(shares) < 0 or not 0 <= min(levels) <= max(levels) <= 1:
+        raise ValueError(f"structure: levels {levels} need shares in [0, 1] summing to 1, "
+                         f"not {shares}")
+    return {"structure_levels": np.array(levels), "structure_p": np.array(shares)}
 
 
 def score(b: Baselines) -> float:
@@ -92,19 +109,22 @@ def score(b: Baselines) -> float:
     return err
 
 
-KNOBS = ("rho", "iw_weight", "g_low", "p_low", "skew", "sub_groups", "sub_sd")
-STEPS = {"rho": 0.02, "iw_weight": 3.0, "g_low": 0.05, "p_low": 0.06, "skew": 0.3,
-         "sub_sd": 0.025}
+KNOBS = ("rho", "iw_weight", "g_low", "p_low", "g_mid", "p_mid", "skew", "sub_groups", "sub_sd")
+STEPS = {"rho": 0.02, "iw_weight": 3.0, "g_low": 0.05, "p_low": 0.06, "g_mid": 0.05,
+         "p_mid": 0.04, "skew": 0.3, "sub_sd": 0.025}
 BOUNDS = {"rho": (0.02, 0.99), "iw_weight": (0.0, 100.0), "g_low": (0.0, 1.0),
-          "p_low": (0.0, 1.0), "skew": (0.0, 3.0), "sub_sd": (0.0, 0.9)}
+          "p_low": (0.0, 1.0), "g_mid": (0.0, 1.0), "p_mid": (0.0, 1.0), "skew": (0.0, 3.0),
+          "sub_sd": (0.0, 0.9)}
 # rho stays at START (answers ~deterministic); so does the number of sub-country groups, and
 # their spread is searched only where there are groups
-SEARCHED = ("sub_sd", "p_low", "g_low", "skew", "iw_weight")
-# The shipped parameters (generator 1.2.0): 60 sub-country groups per country, the best
-# setting found (docs/design/synthetic-population.md, "Small pools"); generator 1.1.0 had
-# no groups, g_low 0.2 and p_low 0.68.
-START = {"rho": 0.95, "iw_weight": 12.0, "g_low": 0.225, "p_low": 0.70, "skew": 1.3,
-         "sub_groups": 60, "sub_sd": 0.575, "sub_seed": 0}
+SEARCHED = ("sub_sd", "p_low", "g_low", "p_mid", "g_mid", "skew", "iw_weight")
+# The shipped parameters (generator 1.3.0): 15 sub-country groups per country and three
+# structure levels, the best
+# setting found once the eval set holds the paper's share of Oceania persons
+# (docs/design/synthetic-population.md, "Small pools" and "Who the eval set holds");
+# generator 1.2.0 had 60 groups, sub_sd 0.575, two levels (0.225 for 70 %, 1) and skew 1.3.
+START = {"rho": 0.95, "iw_weight": 13.5, "g_low": 0.25, "p_low": 0.66, "g_mid": 0.7,
+         "p_mid": 0.17, "skew": 0.8, "sub_groups": 15, "sub_sd": 0.475, "sub_seed": 0}
 SEARCH_SEEDS = (0, 2026)  # every candidate is scored on populations of these seeds
 
 
@@ -371,8 +391,9 @@ def report(params: SynthParams, ref: Path, n: int, seed: int, log: list[str],
     sc = params.scalars
     lines += ["", "## Fitted structure", "",
               f"communality rho = {sc['rho']:.3f}, IW weight = {sc['iw_weight']:.3f}, structure "
-              f"levels g = ({sc['g_low']:.3f}, 1) with shares ({sc['p_low']:.3f}, "
-              f"{1 - sc['p_low']:.3f}), uncovered-question skew = {sc['skew']:.3f}; missingness:"
+              f"levels g = ({', '.join(f'{g:.3f}' for g in params['structure_levels'])}) with "
+              f"shares ({', '.join(f'{x:.3f}' for x in params['structure_p'])}), "
+              f"uncovered-question skew = {sc['skew']:.3f}; missingness:"
               f" shift {sc['miss_shift']:.3f}, person sd {sc['miss_person_sd']:.3f}, never-skip "
               f"share {sc['miss_never']:.3f}"
               + (f"; {int(sc['sub_groups'])} sub-country groups per country, offsets of root "
@@ -429,7 +450,7 @@ def main() -> None:
 
 # Knobs a variant of the shipped parameters can change without refitting (the IW weight and
 # the skew need the fitted base arrays: change them with a full run of this tool).
-VARIANT_KNOBS = ("rho", "g_low", "p_low", "sub_groups", "sub_sd", "sub_seed",
+VARIANT_KNOBS = ("rho", "g_low", "p_low", "g_mid", "p_mid", "sub_groups", "sub_sd", "sub_seed",
                  "nz_miss_shift", "nz_never")
 NEW_ZEALAND = 554  # Oceania's only eval country: its eligible persons set Oceania's share
 
@@ -453,19 +474,22 @@ def variant(params: SynthParams, changes: dict[str, float]) -> SynthParams:
             scalars[key] = int(changes[key])
     arrays = dict(params.arrays)
     arrays["rho"] = np.clip(params["rho"] * scalars["rho"] / params.scalars["rho"], 0.02, 0.99)
-    arrays["structure_levels"] = np.array([scalars["g_low"], 1.0])
-    arrays["structure_p"] = np.array([scalars["p_low"], 1.0 - scalars["p_low"]])
+    arrays.update(structure(scalars))
     if "nz_miss_shift" in changes or "nz_never" in changes:
         # New Zealand's own don't-know shift and never-skip share (docs/design/
         # synthetic-population.md, "What remains", item 0); every other country keeps the
         # global values
         nz = params["country_code"] == NEW_ZEALAND
-        never = float(changes.get("nz_never", params.scalar("miss_never")))
-        if not 0.0 <= never <= 1.0:
-            raise ValueError(f"--set nz_never: a share in [0, 1], not {never}")
-        arrays["miss_country_shift"] = np.where(nz, float(changes.get("nz_miss_shift", 0.0)),
-                                                0.0)
-        arrays["miss_country_never"] = np.where(nz, never, params.scalar("miss_never"))
+        n_c = len(nz)
+        shift = params.arrays.get("miss_country_shift", np.zeros(n_c))
+        never = params.arrays.get("miss_country_never",
+                                  np.full(n_c, params.scalar("miss_never")))
+        nz_never = float(changes.get("nz_never", never[nz][0]))
+        if not 0.0 <= nz_never <= 1.0:
+            raise ValueError(f"--set nz_never: a share in [0, 1], not {nz_never}")
+        arrays["miss_country_shift"] = np.where(
+            nz, float(changes.get("nz_miss_shift", shift[nz][0])), shift)
+        arrays["miss_country_never"] = np.where(nz, nz_never, never)
         for key in ("nz_miss_shift", "nz_never"):
             scalars.pop(key, None)
     out = SynthParams(arrays=arrays, scalars=scalars)
@@ -494,6 +518,13 @@ def calibrate(args: argparse.Namespace, log: list[str]) -> SynthParams:
     miss = fit_missing(agg, spec, base, rng)
     scalars.update(miss.pop("scalars"))
     base.update(miss)
+    share = oceania_share(args.ref)
+    if share is not None:  # Oceania's share of the eval set, as in the paper's data
+        cont = next(d for d in spec.demographics if d.did == "B_COUNTRY_to_continent")
+        assert cont.mapping is not None
+        oceania = np.array([cont.mapping.get(int(c)) == OCEANIA for c in base["country_code"]])
+        base.update(fit_oceania_missing(spec, base, scalars, oceania, share, args.report_n,
+                                        DEFAULT_EVAL_SIZE, rng))
     if not args.no_search:
         scalars = search(base, scalars, args.search_n, args.seed, log, args.rounds)
     params = assemble(base, scalars)

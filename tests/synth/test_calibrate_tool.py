@@ -39,8 +39,10 @@ def test_a_variant_changes_only_what_it_names(tool: ModuleType) -> None:
     assert v.scalars["sub_groups"] == 7 and isinstance(v.scalars["sub_groups"], int)
     offsets = subgroup_offsets(v)
     assert offsets is not None and offsets.shape[1] == 7
-    np.testing.assert_allclose(v["structure_p"], [0.6, 0.4])
-    np.testing.assert_allclose(v["structure_levels"], [base.scalars["g_low"], 1.0])
+    p_mid = base.scalars["p_mid"]  # the shipped parameters have a middle level
+    np.testing.assert_allclose(v["structure_p"], [0.6, p_mid, 0.4 - p_mid])
+    np.testing.assert_allclose(v["structure_levels"],
+                               [base.scalars["g_low"], base.scalars["g_mid"], 1.0])
     np.testing.assert_allclose(v["rho"], np.clip(base["rho"] / 2, 0.02, 0.99))
     for key in ("loc", "tau", "w", "country_size"):
         np.testing.assert_array_equal(v[key], base[key])
@@ -57,6 +59,20 @@ def test_settings_it_cannot_apply_are_refused(tool: ModuleType, text: str) -> No
 def test_impossible_groups_are_refused_before_generating(tool: ModuleType) -> None:
     with pytest.raises(ValueError, match="sub_groups"):
         tool.variant(load_params(), {"sub_groups": 1.0, "sub_sd": 0.5})
+
+
+def test_structure_levels(tool: ModuleType) -> None:
+    """Two levels without a middle share, three with one; shares must make a distribution."""
+    two = tool.structure({"g_low": 0.2, "p_low": 0.7, "g_mid": 0.6, "p_mid": 0.0})
+    np.testing.assert_allclose(two["structure_levels"], [0.2, 1.0])
+    np.testing.assert_allclose(two["structure_p"], [0.7, 0.3])
+    three = tool.structure({"g_low": 0.2, "p_low": 0.6, "g_mid": 0.6, "p_mid": 0.25})
+    np.testing.assert_allclose(three["structure_levels"], [0.2, 0.6, 1.0])
+    np.testing.assert_allclose(three["structure_p"], [0.6, 0.25, 0.15])
+    with pytest.raises(ValueError, match="shares"):
+        tool.structure({"g_low": 0.2, "p_low": 0.6, "g_mid": 0.6, "p_mid": 0.5})
+    with pytest.raises(ValueError, match="shares"):
+        tool.variant(load_params(), {"p_mid": 0.5})
 
 
 def test_the_command_line_refuses_bad_settings_in_one_line() -> None:
@@ -111,22 +127,27 @@ def test_eligible_oceania_is_what_the_eval_draw_keeps() -> None:
 
 
 def test_new_zealand_missingness_moves_only_new_zealand(tool: ModuleType) -> None:
-    """A variant's own missingness for New Zealand: its persons skip more and fewer of them
-    can enter the eval set, while every other person's row stays exactly as it was; the
-    global values as per-country arrays change nothing at all."""
+    """A variant's own missingness for New Zealand: with the global values instead of its
+    fitted ones, its persons skip less and more of them can enter the eval set, while every
+    other person's row stays exactly as it was; its shipped values as a variant change
+    nothing at all."""
     base = load_params()
-    same = tool.variant(base, {"nz_miss_shift": 0.0, "nz_never": base.scalar("miss_never")})
-    assert "miss_country_shift" in same.arrays and "nz_never" not in same.scalars
+    nz_rows = base["country_code"] == tool.NEW_ZEALAND
+    shipped = {"nz_miss_shift": float(base["miss_country_shift"][nz_rows][0]),
+               "nz_never": float(base["miss_country_never"][nz_rows][0])}
+    assert shipped["nz_miss_shift"] > 0.5 and shipped["nz_never"] < base.scalar("miss_never")
+    same = tool.variant(base, shipped)
+    assert "nz_never" not in same.scalars
     a = generate_population(6_000, seed=5, params=base)
     pd.testing.assert_frame_equal(a, generate_population(6_000, seed=5, params=same))
-    skips = tool.variant(base, {"nz_miss_shift": 2.0, "nz_never": 0.0})
-    b = generate_population(6_000, seed=5, params=skips)
+    plain = tool.variant(base, {"nz_miss_shift": 0.0, "nz_never": base.scalar("miss_never")})
+    b = generate_population(6_000, seed=5, params=plain)
     nz = a["B_COUNTRY"].to_numpy() == tool.NEW_ZEALAND
     assert nz.sum() > 30
     pd.testing.assert_frame_equal(a[~nz], b[~nz])
     qids = [str(q) for q in base["q_ids"]]
-    assert (b.loc[nz, qids] < 0).to_numpy().mean() > 2 * (a.loc[nz, qids] < 0).to_numpy().mean()
+    assert (a.loc[nz, qids] < 0).to_numpy().mean() > 2 * (b.loc[nz, qids] < 0).to_numpy().mean()
     spec = builtin_spec()
-    assert eligible_oceania(b, spec) < eligible_oceania(a, spec) / 2
+    assert eligible_oceania(a, spec) < eligible_oceania(b, spec) / 2
     with pytest.raises(ValueError, match="nz_never"):
         tool.variant(base, {"nz_never": 1.5})

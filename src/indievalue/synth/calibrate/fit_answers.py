@@ -341,3 +341,62 @@ def fit_missing(
     return {"miss_logit": miss_logit, "not_asked": na,
             "scalars": {"miss_shift": float(x[0]), "miss_person_sd": float(x[1]),
                         "miss_never": float(x[2])}}
+
+
+# never-skip share of the Oceania countries that can enter the eval set: the real ones
+# qualify about 9 % of the time, fewer than a never-skip share of 17 % would leave
+# (docs/design/synthetic-population.md, "Who the eval set holds")
+OCEANIA_NEVER = 0.02
+
+
+def fit_oceania_missing(
+    spec: StatementSpec, base: dict[str, np.ndarray], scalars: dict[str, float],
+    oceania: np.ndarray, share: float, n_persons: int, eval_size: int,
+    rng: np.random.Generator,
+) -> dict[str, np.ndarray]:
+    """Per-country missingness for the Oceania countries (``oceania``: a mask over countries),
+    so that their persons eligible for the eval set make up ``share`` of it in a population of
+    ``n_persons``, as in the paper's data (PROTOCOL §3.2 keeps every eligible Oceania person).
+
+    Every other country keeps the global values. The Oceania countries get a never-skip share
+    of ``OCEANIA_NEVER`` and a don't-know shift found by bisection on a simulation of their
+    persons (the same missingness the generator draws: item rates, person propensity,
+    not-asked questions, the postmaterialist second goals)."""
+    from indievalue.benchmark.evalset import MIN_VALID_ANSWERS
+
+    n_q = len(spec.qids)
+    probes = sorted({q for s in probe_setups(spec) for q in s})
+    # only countries that ask every probe question can have eligible persons (Oceania's
+    # others keep the global values)
+    oceania = oceania & ~base["not_asked"][:, probes].any(axis=1)
+    if not oceania.any():
+        raise ValueError("no Oceania country asks every probe question")
+    sizes = base["country_size"].astype(float)
+    expected = n_persons * sizes[oceania].sum() / sizes.sum()
+    target = share * eval_size / expected  # eligible fraction of their persons
+    seconds = [(spec.index(f), spec.index(s)) for f, s in PM_PAIRS]
+    cidx = np.repeat(np.flatnonzero(oceania), 20_000 // max(int(oceania.sum()), 1))
+    z = rng.standard_normal(len(cidx))
+    never = rng.random(len(cidx))
+    u = rng.random((len(cidx), n_q))
+
+    def eligible(shift: float) -> float:
+        person = np.where(never < OCEANIA_NEVER, -np.inf, scalars["miss_person_sd"] * z)
+        logit_ = base["miss_logit"][None, :] + scalars["miss_shift"] + shift + person[:, None]
+        miss = (u < expit(logit_)) | base["not_asked"][cidx]
+        for f, s in seconds:
+            miss[:, s] |= miss[:, f]
+        ok = ~miss[:, probes].any(axis=1) & (n_q - miss.sum(axis=1) >= MIN_VALID_ANSWERS)
+        return float(ok.mean())
+
+    lo, hi = -3.0, 6.0
+    if not eligible(hi) <= target <= eligible(lo):
+        raise ValueError(f"no don't-know shift gives {target:.3f} of the Oceania persons "
+                         "eligible")
+    for _ in range(40):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if eligible(mid) > target else (lo, mid)
+    n_c = len(sizes)
+    return {"miss_country_shift": np.where(oceania, (lo + hi) / 2, 0.0),
+            "miss_country_never": np.where(oceania, OCEANIA_NEVER, scalars["miss_never"])
+            * np.ones(n_c)}

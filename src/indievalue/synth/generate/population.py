@@ -15,7 +15,7 @@ from indievalue.synth.generate.technical import (
 )
 from indievalue.synth.generate.values import answer_codes, apply_missing, draw_latents
 
-GENERATOR_VERSION = "1.2.0"
+GENERATOR_VERSION = "1.3.0"
 SYNTHETIC_PREFIX = "SYNTHETIC"  # must match indievalue.catalog.wvs.SYNTHETIC_MARK
 
 
