@@ -477,8 +477,7 @@ def variant(params: SynthParams, changes: dict[str, float]) -> SynthParams:
     arrays.update(structure(scalars))
     if "nz_miss_shift" in changes or "nz_never" in changes:
         # New Zealand's own don't-know shift and never-skip share (docs/design/
-        # synthetic-population.md, "What remains", item 0); every other country keeps the
-        # global values
+        # synthetic-population.md, "Generator 1.3.0"); every other country keeps its values
         nz = params["country_code"] == NEW_ZEALAND
         n_c = len(nz)
         shift = params.arrays.get("miss_country_shift", np.zeros(n_c))
