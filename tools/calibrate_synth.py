@@ -140,10 +140,15 @@ def search(base: dict[str, np.ndarray], scalars: dict[str, float], n: int, seed:
     def run(s: dict[str, float]) -> float:
         k = tuple(round(s[x], 3) for x in KNOBS)
         if k not in cache:
+            try:
+                params = assemble(base, s)
+            except ValueError:  # e.g. structure shares that are no distribution
+                cache[k] = np.inf
+                return cache[k]
             cache[k] = 0.0
             knobs = " ".join(f"{x}={v:.3f}" for x, v in zip(KNOBS, k, strict=True))
             for sd in seeds:
-                b = baselines(generate_population(n, sd, assemble(base, s)), spec, seed=sd)
+                b = baselines(generate_population(n, sd, params), spec, seed=sd)
                 cache[k] += score(b)
                 log.append(f"{knobs} seed={sd} -> maj {_fmt(b.majority)} top1 {_fmt(b.top1)} "
                            f"top24 {_fmt(b.topn)} 1600: top1 {_fmt(b.top1_small)} "

@@ -151,3 +151,30 @@ def test_new_zealand_missingness_moves_only_new_zealand(tool: ModuleType) -> Non
     assert eligible_oceania(a, spec) < eligible_oceania(b, spec) / 2
     with pytest.raises(ValueError, match="nz_never"):
         tool.variant(base, {"nz_never": 1.5})
+
+
+def test_search_steps_around_impossible_settings(tool: ModuleType,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A search that wants ever more of the low structure level stops where the three shares
+    stop being a distribution, instead of failing there."""
+    n_q = 3
+    base = {"slopes": np.ones((n_q, 2)), "rho_rel": np.ones(n_q), "loc": np.zeros((2, n_q)),
+            "uncovered": np.zeros((2, n_q)), "skew_sign": np.ones((1, n_q))}
+    seen: list[float] = []
+
+    def fake_baselines(params: object, spec: object, seed: int) -> Baselines:
+        p_low = float(params["structure_p"][0])  # type: ignore[index]
+        seen.append(p_low)
+        # every figure on target at p_low = 0.9, which the middle share of 0.2 rules out
+        figs = {k: {"polar": pol + 5 * (0.9 - p_low), "refined": ref}
+                for k, (pol, ref) in tool.PAPER.items()}
+        return Baselines(figs["majority"], figs["top1"], figs["topn"], 800, 1000,
+                         figs["top1_small"], figs["topn_small"])
+
+    monkeypatch.setattr(tool, "generate_population", lambda n, seed, params: params)
+    monkeypatch.setattr(tool, "baselines", fake_baselines)
+    monkeypatch.setattr(tool, "SEARCHED", ("p_low",))
+    start = {**tool.START, "p_low": 0.6, "p_mid": 0.2}
+    best = tool.search(base, start, 10, 0, [], rounds=1)
+    assert best["p_low"] + best["p_mid"] <= 1.0 and best["p_low"] > 0.6
+    assert max(seen) <= 0.8 + 1e-9  # no impossible setting was ever generated

@@ -15,10 +15,10 @@ of cut points below y, mapped to raw codes in latent order.
 
 With ``sub_groups`` > 0 in the scalars (shipped since generator 1.2.0: 60 groups there, 15
 since 1.3.0; 0 or absent: none) every country is split into that many equal-sized
-**sub-country groups**, each with its own offset a[c, s, j] on every ordinal question (fixed parameters of the world,
-drawn from ``sub_seed``; over a country's groups their mean is 0 and their mean square
-``sub_sd``^2), and the rest of the latent is scaled by sqrt(1 - sub_sd^2), so y | c still has
-mean loc[c, j] and variance 1:
+**sub-country groups**, each with its own offset a[c, s, j] on every ordinal question (fixed
+parameters of the world, drawn from ``sub_seed``; over a country's groups their mean is 0 and
+their mean square ``sub_sd``^2), and the rest of the latent is scaled by sqrt(1 - sub_sd^2),
+so y | c still has mean loc[c, j] and variance 1:
 
     y = loc[c, j] + a[c, s, j] + sqrt(1 - sub_sd^2) * (sqrt(r) * shared + sqrt(1 - r) * e)
 
