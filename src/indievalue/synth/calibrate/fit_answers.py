@@ -345,7 +345,7 @@ def fit_missing(
 
 # never-skip share of the Oceania countries that can enter the eval set: the real ones
 # qualify about 9 % of the time, fewer than a never-skip share of 17 % would leave
-# (docs/design/synthetic-population.md, "Who the eval set holds")
+# (docs/design/synthetic-population.md, "Generator 1.3.0")
 OCEANIA_NEVER = 0.02
 
 
@@ -396,7 +396,5 @@ def fit_oceania_missing(
     for _ in range(40):
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if eligible(mid) > target else (lo, mid)
-    n_c = len(sizes)
     return {"miss_country_shift": np.where(oceania, (lo + hi) / 2, 0.0),
-            "miss_country_never": np.where(oceania, OCEANIA_NEVER, scalars["miss_never"])
-            * np.ones(n_c)}
+            "miss_country_never": np.where(oceania, OCEANIA_NEVER, scalars["miss_never"])}
