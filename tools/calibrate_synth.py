@@ -30,11 +30,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from indievalue.benchmark.evalset import (  # noqa: E402
-    DEFAULT_EVAL_SIZE,
-    OCEANIA,
-    QUOTA_CONTINENTS,
-)
+from indievalue.benchmark.evalset import DEFAULT_EVAL_SIZE, QUOTA_CONTINENTS  # noqa: E402
 from indievalue.catalog.spec_io import builtin_spec  # noqa: E402
 from indievalue.synth.calibrate.fit_answers import (  # noqa: E402
     fit_missing,
@@ -119,9 +115,8 @@ BOUNDS = {"rho": (0.02, 0.99), "iw_weight": (0.0, 100.0), "g_low": (0.0, 1.0),
 # their spread is searched only where there are groups
 SEARCHED = ("sub_sd", "p_low", "g_low", "p_mid", "g_mid", "skew", "iw_weight")
 # The shipped parameters (generator 1.3.0): 15 sub-country groups per country and three
-# structure levels, the best
-# setting found once the eval set holds the paper's share of Oceania persons
-# (docs/design/synthetic-population.md, "Small pools" and "Who the eval set holds");
+# structure levels, the best setting found once the eval set holds the paper's share of
+# Oceania persons (docs/design/synthetic-population.md, "Generator 1.3.0");
 # generator 1.2.0 had 60 groups, sub_sd 0.575, two levels (0.225 for 70 %, 1) and skew 1.3.
 START = {"rho": 0.95, "iw_weight": 13.5, "g_low": 0.25, "p_low": 0.66, "g_mid": 0.7,
          "p_mid": 0.17, "skew": 0.8, "sub_groups": 15, "sub_sd": 0.475, "sub_seed": 0}
@@ -341,7 +336,7 @@ def report(params: SynthParams, ref: Path, n: int, seed: int, log: list[str],
                          f"{_fmt(getattr(quick, key))} |")
         lines += ["", f"Generation: {gen_s:.1f} s.", ""]
     n_oce = eligible_oceania(df, spec)
-    candidates = n_oce + len(QUOTA_CONTINENTS) * continent_quota(n_oce, 800)
+    candidates = n_oce + len(QUOTA_CONTINENTS) * continent_quota(n_oce, DEFAULT_EVAL_SIZE)
     share = oceania_share(ref)
     lines += ["## Who the eval set holds", "",
               f"Oceania persons eligible for the eval set (all probe questions and ≥ 239 "
@@ -349,7 +344,7 @@ def report(params: SynthParams, ref: Path, n: int, seed: int, log: list[str],
               f"{100 * n_oce / candidates:.1f} % of the 800."
               + ("" if share is None else
                  f" The paper's Figure 6 implies {100 * share:.1f} % (about "
-                 f"{share * 805:.0f} persons): every other figure here is measured on a "
+                 f"{share * candidates:.0f} persons): every other figure here is measured on a "
                  "different mix of persons while the two differ."), ""]
     counts = rep.valid_counts(df, spec)
     lines += ["## Missingness (253 value questions)", "",
@@ -524,10 +519,7 @@ def calibrate(args: argparse.Namespace, log: list[str]) -> SynthParams:
     base.update(miss)
     share = oceania_share(args.ref)
     if share is not None:  # Oceania's share of the eval set, as in the paper's data
-        cont = next(d for d in spec.demographics if d.did == "B_COUNTRY_to_continent")
-        assert cont.mapping is not None
-        oceania = np.array([cont.mapping.get(int(c)) == OCEANIA for c in base["country_code"]])
-        base.update(fit_oceania_missing(spec, base, scalars, oceania, share, args.report_n,
+        base.update(fit_oceania_missing(spec, base, scalars, share, args.report_n,
                                         DEFAULT_EVAL_SIZE, rng))
     if not args.no_search:
         scalars = search(base, scalars, args.search_n, args.seed, log, args.rounds)

@@ -19,7 +19,7 @@ from scipy.stats import norm
 
 from indievalue.catalog.spec import StatementSpec
 from indievalue.synth.calibrate.fit_countries import demographic_means
-from indievalue.synth.calibrate.quickeval import labels, probe_setups
+from indievalue.synth.calibrate.quickeval import continents, labels, probe_setups
 from indievalue.synth.generate.values import PM_PAIRS
 
 # The 40 countries of the paper's evaluation persons (PROTOCOL §3.2). Every other modelled
@@ -265,6 +265,21 @@ def percountry_polar_targets(
 MISSING_TARGETS = (242.03, 17.31, 16.96)  # valid answers of 253: mean, sd; % complete
 
 
+def _simulated_missing(
+    miss_logit: np.ndarray, not_asked: np.ndarray, u: np.ndarray, z: np.ndarray,
+    never: np.ndarray, shift: float, sd: float, p_never: float,
+    seconds: list[tuple[int, int]],
+) -> np.ndarray:
+    """(N, Q) which answers the generator's missingness blanks out for simulated persons with
+    uniform draws ``u``, propensity draws ``z`` and never-skip draws ``never`` (the model of
+    ``values.apply_missing``)."""
+    person = np.where(never < p_never, -np.inf, sd * z)
+    miss = (u < expit(miss_logit[None, :] + shift + person[:, None])) | not_asked
+    for f, s in seconds:  # no first goal -> the second is "not applicable"
+        miss[:, s] |= miss[:, f]
+    return miss
+
+
 def fit_missing(
     agg: Path, spec: StatementSpec, base: dict[str, np.ndarray], rng: np.random.Generator
 ) -> dict:
@@ -301,10 +316,8 @@ def fit_missing(
         return out
 
     def error(na: np.ndarray, shift: float, sd: float, p_never: float) -> float:
-        person = np.where(never < p_never, -np.inf, sd * z)
-        miss = (u < expit(miss_logit[None, :] + shift + person[:, None])) | na[cidx]
-        for f, s in seconds:  # no first goal -> the second is "not applicable"
-            miss[:, s] |= miss[:, f]
+        miss = _simulated_missing(miss_logit, na[cidx], u, z, never, shift, sd, p_never,
+                                  seconds)
         valid = n_q - miss.sum(axis=1)
         mean, sd_t, complete = MISSING_TARGETS
         return float((valid.mean() - mean) ** 2 + (valid.std() - sd_t) ** 2
@@ -351,41 +364,39 @@ OCEANIA_NEVER = 0.02
 
 def fit_oceania_missing(
     spec: StatementSpec, base: dict[str, np.ndarray], scalars: dict[str, float],
-    oceania: np.ndarray, share: float, n_persons: int, eval_size: int,
-    rng: np.random.Generator,
+    share: float, n_persons: int, eval_size: int, rng: np.random.Generator,
 ) -> dict[str, np.ndarray]:
-    """Per-country missingness for the Oceania countries (``oceania``: a mask over countries),
-    so that their persons eligible for the eval set make up ``share`` of it in a population of
-    ``n_persons``, as in the paper's data (PROTOCOL §3.2 keeps every eligible Oceania person).
+    """Per-country missingness for the Oceania countries, so that their persons eligible for
+    the eval set make up ``share`` of it in a population of ``n_persons``, as in the paper's
+    data (PROTOCOL §3.2 keeps every eligible Oceania person).
 
-    Every other country keeps the global values. The Oceania countries get a never-skip share
-    of ``OCEANIA_NEVER`` and a don't-know shift found by bisection on a simulation of their
-    persons (the same missingness the generator draws: item rates, person propensity,
-    not-asked questions, the postmaterialist second goals)."""
-    from indievalue.benchmark.evalset import MIN_VALID_ANSWERS
+    Every other country keeps the global values. The Oceania countries that ask every probe
+    question get a never-skip share of ``OCEANIA_NEVER`` and a don't-know shift found by
+    bisection on a simulation of their persons (``_simulated_missing``)."""
+    from indievalue.benchmark.evalset import MIN_VALID_ANSWERS, OCEANIA
 
     n_q = len(spec.qids)
     probes = sorted({q for s in probe_setups(spec) for q in s})
+    continent = continents(spec)
     # only countries that ask every probe question can have eligible persons (Oceania's
     # others keep the global values)
-    oceania = oceania & ~base["not_asked"][:, probes].any(axis=1)
+    oceania = (np.array([continent.get(int(c)) == OCEANIA for c in base["country_code"]])
+               & ~base["not_asked"][:, probes].any(axis=1))
     if not oceania.any():
         raise ValueError("no Oceania country asks every probe question")
     sizes = base["country_size"].astype(float)
     expected = n_persons * sizes[oceania].sum() / sizes.sum()
     target = share * eval_size / expected  # eligible fraction of their persons
     seconds = [(spec.index(f), spec.index(s)) for f, s in PM_PAIRS]
-    cidx = np.repeat(np.flatnonzero(oceania), 20_000 // max(int(oceania.sum()), 1))
+    cidx = np.repeat(np.flatnonzero(oceania), 20_000 // int(oceania.sum()))
     z = rng.standard_normal(len(cidx))
     never = rng.random(len(cidx))
     u = rng.random((len(cidx), n_q))
 
     def eligible(shift: float) -> float:
-        person = np.where(never < OCEANIA_NEVER, -np.inf, scalars["miss_person_sd"] * z)
-        logit_ = base["miss_logit"][None, :] + scalars["miss_shift"] + shift + person[:, None]
-        miss = (u < expit(logit_)) | base["not_asked"][cidx]
-        for f, s in seconds:
-            miss[:, s] |= miss[:, f]
+        miss = _simulated_missing(base["miss_logit"], base["not_asked"][cidx], u, z, never,
+                                  scalars["miss_shift"] + shift, scalars["miss_person_sd"],
+                                  OCEANIA_NEVER, seconds)
         ok = ~miss[:, probes].any(axis=1) & (n_q - miss.sum(axis=1) >= MIN_VALID_ANSWERS)
         return float(ok.mean())
 

@@ -11,6 +11,7 @@ the same persons as ``select_eval_set`` (tests/synth/test_quickeval.py).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -18,6 +19,7 @@ import pandas as pd
 
 from indievalue.benchmark import evalset
 from indievalue.benchmark.setups import probe_setups as benchmark_setups
+from indievalue.catalog.build import CONTINENT_ENTRY
 from indievalue.catalog.spec import Form, StatementSpec
 from indievalue.predictors.base import pool_sample
 
@@ -74,9 +76,14 @@ def _eligible(df: pd.DataFrame, spec: StatementSpec, polar: np.ndarray
     probes = sorted({q for s in probe_setups(spec) for q in s})
     ok = (polar[:, probes] >= 0).all(axis=1) & (
         (polar >= 0).sum(axis=1) >= evalset.MIN_VALID_ANSWERS)
-    cont_entry = next(d for d in spec.demographics if d.did == "B_COUNTRY_to_continent")
-    assert cont_entry.mapping is not None
-    return ok, df["B_COUNTRY"].map(cont_entry.mapping).to_numpy()
+    return ok, df["B_COUNTRY"].map(continents(spec)).to_numpy()
+
+
+def continents(spec: StatementSpec) -> Mapping[int, str]:
+    """Country code -> continent name, from the spec's continent demographic."""
+    entry = next(d for d in spec.demographics if d.did == CONTINENT_ENTRY)
+    assert entry.mapping is not None
+    return entry.mapping
 
 
 def eligible_oceania(df: pd.DataFrame, spec: StatementSpec) -> int:
